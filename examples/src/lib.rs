@@ -1,0 +1,1 @@
+//! Runnable examples of goverse; run one with `cargo run --example <name>`.

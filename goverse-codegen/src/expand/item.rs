@@ -1,0 +1,18 @@
+//! Re-emits the user's impl block without goverse's inner attributes.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{ImplItem, ItemImpl};
+
+use crate::parse::mark_of;
+
+/// The impl block as written, minus `#[method]`, `#[on_activate]` and `#[on_deactivate]`.
+pub(crate) fn strip_goverse_attributes(item: &ItemImpl) -> TokenStream {
+    let mut item = item.clone();
+    for impl_item in &mut item.items {
+        if let ImplItem::Fn(func) = impl_item {
+            func.attrs.retain(|attr| mark_of(attr).is_none());
+        }
+    }
+    item.into_token_stream()
+}

@@ -1,0 +1,35 @@
+//! Node settings with their defaults.
+
+use std::time::Duration;
+
+use crate::sharding::DEFAULT_SHARD_COUNT;
+
+/// Default time a call may take, queueing included, unless the caller says otherwise.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default time an object may go without calls before it is deactivated.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The settings one node runs with. Built by [`NodeBuilder`](crate::NodeBuilder).
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This node's id, unique in the cluster.
+    pub node_id: String,
+    /// Number of shards in the cluster.
+    pub shards: u32,
+    /// Deadline given to calls that do not set their own.
+    pub call_timeout: Duration,
+    /// Objects without calls for this long are deactivated.
+    pub idle_timeout: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            node_id: "embedded".to_string(),
+            shards: DEFAULT_SHARD_COUNT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}

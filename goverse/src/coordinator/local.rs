@@ -1,0 +1,79 @@
+//! The embedded coordinator: one node that owns every shard, with no services.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use super::{ClusterView, Coordinator};
+use crate::error::Result;
+use crate::sharding::balanced_assignment;
+
+/// A coordinator for a node that runs alone: it owns every shard from the start.
+#[derive(Debug)]
+pub struct LocalCoordinator {
+    node_id: String,
+    shard_count: u32,
+    view: watch::Sender<Arc<ClusterView>>,
+}
+
+impl LocalCoordinator {
+    /// A coordinator for `node_id` over `shard_count` shards.
+    pub fn new(node_id: impl Into<String>, shard_count: u32) -> Self {
+        let node_id = node_id.into();
+        let nodes = [node_id.clone()];
+        let owners = balanced_assignment(shard_count, &nodes);
+        let view = ClusterView {
+            nodes: BTreeMap::from([(node_id.clone(), None)]),
+            targets: owners.clone(),
+            owners,
+            leader: Some(node_id.clone()),
+            ready: true,
+        };
+        LocalCoordinator {
+            node_id,
+            shard_count,
+            view: watch::Sender::new(Arc::new(view)),
+        }
+    }
+}
+
+impl Coordinator for LocalCoordinator {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    fn shard_count(&self) -> u32 {
+        self.shard_count
+    }
+
+    fn join(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn view(&self) -> watch::Receiver<Arc<ClusterView>> {
+        self.view.subscribe()
+    }
+
+    fn release_all(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn leave(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_node_owns_every_shard() {
+        let coordinator = LocalCoordinator::new("solo", 64);
+        let view = coordinator.view().borrow().clone();
+        assert!(view.ready);
+        assert!((0..64).all(|shard| view.owners.owner(shard) == Some("solo")));
+    }
+}

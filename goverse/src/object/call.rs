@@ -1,0 +1,248 @@
+//! A call on its way to an activation: typed arguments, the reply path and the call's metadata.
+//!
+//! A call made through a proxy on the same node carries its arguments as Rust values and replies
+//! through a typed channel (nothing is serialized); an encoded call carries its decoded arguments
+//! and replies with an encoded payload. Both become the same [`Job`] for the activation.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::context::{CallChain, Caller, Context};
+use super::{ExclusiveMethod, Method, SharedMethod};
+use crate::codec::{Codec, Payload};
+use crate::error::{Error, Result};
+
+/// Everything about a call except its arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct CallMeta {
+    /// The wire name of the method.
+    pub(crate) method: &'static str,
+    /// When the caller stops waiting.
+    pub(crate) deadline: Instant,
+    /// The objects whose turns are waiting on this call, innermost last.
+    pub(crate) chain: CallChain,
+    /// Who made the call, when it came from outside the cluster.
+    pub(crate) caller: Option<Caller>,
+    /// Timer-made calls do not keep an object from going idle.
+    pub(crate) from_timer: bool,
+}
+
+/// Where a call's result goes.
+pub(crate) trait Reply<O>: Send + 'static {
+    /// Delivers the result; a caller that stopped waiting is ignored.
+    fn send(self, result: Result<O>);
+}
+
+impl<O: Send + 'static> Reply<O> for oneshot::Sender<Result<O>> {
+    fn send(self, result: Result<O>) {
+        let _ = oneshot::Sender::send(self, result);
+    }
+}
+
+/// Replies with the result encoded in the caller's codec.
+#[derive(Debug)]
+pub(crate) struct EncodedReply {
+    pub(crate) codec: Codec,
+    pub(crate) tx: oneshot::Sender<Result<Payload>>,
+}
+
+impl<O: Serialize + Send + 'static> Reply<O> for EncodedReply {
+    fn send(self, result: Result<O>) {
+        let codec = self.codec;
+        let _ = self.tx.send(result.and_then(|value| codec.encode(&value)));
+    }
+}
+
+/// How a turn ended, as far as the activation is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnOutcome {
+    /// The method returned (successfully or with an error).
+    Finished,
+    /// The deadline passed first; the method's future was dropped.
+    TimedOut,
+    /// The method panicked; the activation must be dropped.
+    Panicked,
+}
+
+/// What every pending call can do besides running.
+pub(crate) trait Pending: Send {
+    /// The call's metadata.
+    fn meta(&self) -> &CallMeta;
+    /// Answers the call with an error without running it.
+    fn fail(self: Box<Self>, error: Error);
+}
+
+/// A call to an `&mut self` method of `T`.
+pub(crate) trait ExclusiveCall<T>: Pending {
+    fn run<'a>(self: Box<Self>, this: &'a mut T, ctx: &'a Context) -> BoxFuture<'a, TurnOutcome>;
+}
+
+/// A call to an `&self` method of `T`.
+pub(crate) trait SharedCall<T>: Pending {
+    fn run<'a>(self: Box<Self>, this: &'a T, ctx: &'a Context) -> BoxFuture<'a, TurnOutcome>;
+}
+
+/// What an activation's mailbox holds.
+pub(crate) enum Job<T> {
+    /// A call that needs the object to itself.
+    Exclusive(Box<dyn ExclusiveCall<T>>),
+    /// A call that may share its turn with other shared calls.
+    Shared(Box<dyn SharedCall<T>>),
+    /// Answered once the object is active (explicit create).
+    Ensure(oneshot::Sender<Result<()>>),
+    /// Deactivate once the jobs ahead of this one are done.
+    Deactivate(DeactivateRequest),
+}
+
+impl<T> Job<T> {
+    /// Answers the job with `error` without running it.
+    pub(crate) fn fail(self, error: Error) {
+        match self {
+            Job::Exclusive(call) => call.fail(error),
+            Job::Shared(call) => call.fail(error),
+            Job::Ensure(tx) => {
+                let _ = tx.send(Err(error));
+            }
+            Job::Deactivate(request) => request.finish(Ok(())),
+        }
+    }
+
+    /// Whether this job counts as activity for idle collection.
+    pub(crate) fn keeps_active(&self) -> bool {
+        match self {
+            Job::Exclusive(call) => !call.meta().from_timer,
+            Job::Shared(call) => !call.meta().from_timer,
+            Job::Ensure(_) => true,
+            Job::Deactivate(_) => false,
+        }
+    }
+}
+
+/// Why an activation is being deactivated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeactivateReason {
+    /// No calls for the idle timeout; skipped if calls arrived meanwhile.
+    Idle,
+    /// `delete` was called.
+    Delete,
+    /// The node is shutting down.
+    Shutdown,
+}
+
+/// A request to deactivate, with an optional completion signal.
+#[derive(Debug)]
+pub(crate) struct DeactivateRequest {
+    pub(crate) reason: DeactivateReason,
+    pub(crate) done: Option<oneshot::Sender<Result<()>>>,
+}
+
+impl DeactivateRequest {
+    pub(crate) fn finish(self, result: Result<()>) {
+        if let Some(done) = self.done {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// A call to method `M` with its arguments and reply path `R`.
+pub(crate) struct TypedCall<M: Method, R> {
+    args: M::Args,
+    reply: R,
+    meta: CallMeta,
+}
+
+impl<M: Method, R: Reply<M::Output>> TypedCall<M, R> {
+    pub(crate) fn new(args: M::Args, reply: R, meta: CallMeta) -> Self {
+        TypedCall { args, reply, meta }
+    }
+}
+
+impl<M: Method, R: Reply<M::Output>> Pending for TypedCall<M, R> {
+    fn meta(&self) -> &CallMeta {
+        &self.meta
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        self.reply.send(Err(error));
+    }
+}
+
+impl<M: ExclusiveMethod, R: Reply<M::Output>> ExclusiveCall<M::Object> for TypedCall<M, R> {
+    fn run<'a>(
+        self: Box<Self>,
+        this: &'a mut M::Object,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, TurnOutcome> {
+        let TypedCall { args, reply, meta } = *self;
+        Box::pin(guarded_turn(M::invoke(this, ctx, args), reply, meta, ctx))
+    }
+}
+
+impl<M: SharedMethod, R: Reply<M::Output>> SharedCall<M::Object> for TypedCall<M, R> {
+    fn run<'a>(
+        self: Box<Self>,
+        this: &'a M::Object,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, TurnOutcome> {
+        let TypedCall { args, reply, meta } = *self;
+        Box::pin(guarded_turn(M::invoke(this, ctx, args), reply, meta, ctx))
+    }
+}
+
+/// Runs one turn bounded by the call's deadline, turning a panic into an error for the caller.
+async fn guarded_turn<O, R: Reply<O>>(
+    turn: impl Future<Output = Result<O>>,
+    reply: R,
+    meta: CallMeta,
+    ctx: &Context,
+) -> TurnOutcome {
+    match tokio::time::timeout_at(meta.deadline, AssertUnwindSafe(turn).catch_unwind()).await {
+        Ok(Ok(result)) => {
+            reply.send(result);
+            TurnOutcome::Finished
+        }
+        Ok(Err(panic)) => {
+            reply.send(Err(Error::internal(format!(
+                "method {}.{} on object `{}` panicked: {}; the activation was dropped",
+                ctx.object_type(),
+                meta.method,
+                ctx.object_id(),
+                panic_message(&*panic)
+            ))));
+            TurnOutcome::Panicked
+        }
+        Err(_) => {
+            reply.send(Err(deadline_error(
+                ctx.object_type(),
+                meta.method,
+                ctx.object_id(),
+            )));
+            TurnOutcome::TimedOut
+        }
+    }
+}
+
+/// The error for a call whose deadline passed.
+pub(crate) fn deadline_error(type_name: &str, method: &str, id: &str) -> Error {
+    Error::timeout(format!(
+        "call {type_name}.{method} on object `{id}` did not finish before its deadline"
+    ))
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(text) = panic.downcast_ref::<&'static str>() {
+        text
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text
+    } else {
+        "non-string panic payload"
+    }
+}

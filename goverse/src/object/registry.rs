@@ -1,0 +1,168 @@
+//! The registry of object types linked into the binary, collected through `inventory`.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::{MethodInfo, Object};
+use crate::codec::Payload;
+use crate::error::{Error, Result};
+use crate::routing::{CallOptions, Router};
+
+/// What `#[goverse::object]` submits to `inventory` for each object type.
+pub struct ObjectRegistration {
+    type_name: &'static str,
+    rust_name: fn() -> &'static str,
+    vtable: fn() -> Arc<dyn ObjectType>,
+}
+
+impl std::fmt::Debug for ObjectRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectRegistration")
+            .field("type_name", &self.type_name)
+            .field("rust_name", &(self.rust_name)())
+            .finish()
+    }
+}
+
+impl ObjectRegistration {
+    /// The registration of object type `T`.
+    pub const fn of<T: Object>() -> Self {
+        ObjectRegistration {
+            type_name: T::TYPE_NAME,
+            rust_name: std::any::type_name::<T>,
+            vtable: vtable::<T>,
+        }
+    }
+}
+
+inventory::collect!(ObjectRegistration);
+
+fn vtable<T: Object>() -> Arc<dyn ObjectType> {
+    Arc::new(TypedObjectType::<T>(PhantomData))
+}
+
+/// An object type seen without its Rust type: what the runtime needs to serve calls that name
+/// the type and method as strings.
+pub(crate) trait ObjectType: Send + Sync {
+    /// The Rust type's path, for messages.
+    fn rust_name(&self) -> &'static str;
+    /// The type's methods.
+    fn methods(&self) -> Vec<MethodInfo>;
+    /// Runs an encoded call; the result comes back in the arguments' codec.
+    fn call(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        args: Payload,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<Payload>>;
+    /// Activates the object if it is not active.
+    fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
+    /// Deactivates the object if it is active.
+    fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
+}
+
+struct TypedObjectType<T>(PhantomData<fn() -> T>);
+
+impl<T: Object> ObjectType for TypedObjectType<T> {
+    fn rust_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn methods(&self) -> Vec<MethodInfo> {
+        T::METHODS.iter().map(|entry| *entry.info()).collect()
+    }
+
+    fn call(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        args: Payload,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<Payload>> {
+        let router = router.clone();
+        let entry = T::METHODS.iter().find(|entry| entry.info().name == method);
+        let Some(entry) = entry else {
+            let names: Vec<&str> = T::METHODS.iter().map(|e| e.info().name).collect();
+            let error = Error::not_found(format!(
+                "object type `{}` has no method `{method}`; its methods are: {}",
+                T::TYPE_NAME,
+                names.join(", ")
+            ));
+            return Box::pin(std::future::ready(Err(error)));
+        };
+        Box::pin(async move { router.call_encoded::<T>(id, entry, args, options).await })
+    }
+
+    fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>> {
+        let router = router.clone();
+        Box::pin(async move { router.create::<T>(id).await })
+    }
+
+    fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>> {
+        let router = router.clone();
+        Box::pin(async move { router.delete::<T>(id).await })
+    }
+}
+
+/// Every object type linked into the binary, by wire name.
+pub(crate) struct Registry {
+    types: BTreeMap<&'static str, Arc<dyn ObjectType>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.types.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// Collects every registration; two Rust types with one wire name are an error naming both.
+    pub(crate) fn collect() -> Result<Self> {
+        let mut types: BTreeMap<&'static str, Arc<dyn ObjectType>> = BTreeMap::new();
+        for registration in inventory::iter::<ObjectRegistration> {
+            let rust_name = (registration.rust_name)();
+            if let Some(existing) = types.get(registration.type_name) {
+                if existing.rust_name() == rust_name {
+                    continue;
+                }
+                return Err(Error::invalid_argument(format!(
+                    "object types `{}` and `{rust_name}` are both registered as `{}`; give one \
+                     of them another wire name with #[goverse::object(name = \"...\")]",
+                    existing.rust_name(),
+                    registration.type_name
+                )));
+            }
+            types.insert(registration.type_name, (registration.vtable)());
+        }
+        Ok(Registry { types })
+    }
+
+    /// The type registered under `name`, or a `NotFound` error listing the known types.
+    pub(crate) fn get(&self, name: &str) -> Result<&Arc<dyn ObjectType>> {
+        self.types.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.types.keys().copied().collect();
+            Error::not_found(format!(
+                "unknown object type `{name}`; registered types: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// The registered type names with their methods.
+    pub(crate) fn describe(&self) -> Vec<(&'static str, Vec<MethodInfo>)> {
+        self.types
+            .iter()
+            .map(|(name, ty)| (*name, ty.methods()))
+            .collect()
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of goverse; the tests live in `tests/tests/`.
