@@ -1,0 +1,1 @@
+//! See `tests/`: hygiene tests of the goverse macros.
