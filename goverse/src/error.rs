@@ -148,6 +148,15 @@ impl Error {
         Self::new(ErrorKind::Internal, message)
     }
 
+    /// The same error (kind and code) with `prefix` put before its message.
+    pub(crate) fn prefixed(&self, prefix: impl std::fmt::Display) -> Self {
+        Error {
+            kind: self.kind,
+            code: self.code.clone(),
+            message: format!("{prefix}: {}", self.message).into(),
+        }
+    }
+
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind

@@ -1,1 +1,327 @@
-//! Integration tests of goverse; the tests live in `tests/tests/`.
+//! Object types shared by the integration tests in `tests/tests/`.
+//!
+//! Each test uses its own object ids, so tests in one binary can run in parallel; the few
+//! process-wide records (lifecycle events, timer ticks) are keyed by object id for that reason.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use goverse::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Process-wide lists of events, keyed by object id.
+fn events() -> &'static Mutex<HashMap<String, Vec<String>>> {
+    static EVENTS: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
+    EVENTS.get_or_init(Default::default)
+}
+
+/// Records `event` for object `id`.
+pub fn record(id: &str, event: impl Into<String>) {
+    events()
+        .lock()
+        .unwrap()
+        .entry(id.to_string())
+        .or_default()
+        .push(event.into());
+}
+
+/// The events recorded for object `id`, in order.
+pub fn events_of(id: &str) -> Vec<String> {
+    events()
+        .lock()
+        .unwrap()
+        .get(id)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// How many times `event` was recorded for `id`.
+pub fn count_of(id: &str, event: &str) -> usize {
+    events_of(id).iter().filter(|e| *e == event).count()
+}
+
+/// Waits until `condition` holds, checking every few milliseconds; panics after `limit`.
+pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The counter of the design document, plus methods for error and timeout tests.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[goverse::object]
+impl Counter {
+    /// Adds `n` and returns the new value.
+    #[method]
+    pub async fn add(&mut self, n: i64) -> i64 {
+        self.value += n;
+        self.value
+    }
+
+    /// The current value.
+    #[method]
+    pub async fn get(&self) -> i64 {
+        self.value
+    }
+
+    /// Moves `n` to counter `to`.
+    #[method]
+    pub async fn give(&mut self, ctx: &Context, to: String, n: i64) -> Result<i64, goverse::Error> {
+        if n > self.value {
+            return Err(goverse::Error::app("insufficient", "not enough to give"));
+        }
+        ctx.object::<Counter>(&to).add(n).await?;
+        self.value -= n;
+        Ok(self.value)
+    }
+
+    /// Adds `n` after sleeping `millis` milliseconds.
+    #[method]
+    pub async fn slow_add(&mut self, n: i64, millis: u64) -> i64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        self.value += n;
+        self.value
+    }
+
+    /// Milliseconds left before this turn's deadline.
+    #[method]
+    pub async fn remaining_ms(&self, ctx: &Context) -> u64 {
+        ctx.remaining().as_millis() as u64
+    }
+
+    /// Sets the value, then panics: the activation must be dropped.
+    #[method]
+    pub async fn set_then_panic(&mut self, value: i64) {
+        self.value = value;
+        panic!("boom at {value}");
+    }
+}
+
+/// Observes how turns overlap.
+#[derive(Debug, Default)]
+pub struct Turnstile {
+    log: Vec<u32>,
+    writing: AtomicBool,
+    readers: AtomicUsize,
+    max_readers: AtomicUsize,
+    overlaps: AtomicUsize,
+}
+
+/// Process-wide barriers, keyed by object id, for proving that shared turns overlap.
+fn barriers() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Barrier>>> {
+    static BARRIERS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Barrier>>>> = OnceLock::new();
+    BARRIERS.get_or_init(Default::default)
+}
+
+#[goverse::object]
+impl Turnstile {
+    /// Appends `n` to the log across a few yields; flags any reader seen meanwhile.
+    #[method]
+    pub async fn append(&mut self, n: u32) {
+        self.writing.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+            if self.readers.load(Ordering::SeqCst) > 0 {
+                self.overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        self.log.push(n);
+        self.writing.store(false, Ordering::SeqCst);
+    }
+
+    /// The log.
+    #[method]
+    pub async fn log(&self) -> Vec<u32> {
+        self.log.clone()
+    }
+
+    /// A reader that stays in its turn for a few yields; flags any writer seen meanwhile.
+    #[method]
+    pub async fn read(&self) -> usize {
+        let now = self.readers.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_readers.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..3 {
+            if self.writing.load(Ordering::SeqCst) {
+                self.overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            tokio::task::yield_now().await;
+        }
+        self.readers.fetch_sub(1, Ordering::SeqCst);
+        self.log.len()
+    }
+
+    /// Waits at a barrier of `parties` shared turns: returns only if they all run together.
+    #[method]
+    pub async fn meet(&self, ctx: &Context, parties: usize) -> bool {
+        let barrier = barriers()
+            .lock()
+            .unwrap()
+            .entry(ctx.object_id().to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Barrier::new(parties)))
+            .clone();
+        barrier.wait().await;
+        true
+    }
+
+    /// `(max readers seen together, overlaps of readers and writers)`.
+    #[method]
+    pub async fn stats(&self) -> (usize, usize) {
+        (
+            self.max_readers.load(Ordering::SeqCst),
+            self.overlaps.load(Ordering::SeqCst),
+        )
+    }
+}
+
+/// Records its lifecycle.
+#[derive(Debug, Default)]
+pub struct Tracked {
+    activated: bool,
+    calls: u32,
+}
+
+#[goverse::object]
+impl Tracked {
+    #[on_activate]
+    async fn activated(&mut self, ctx: &Context) {
+        self.activated = true;
+        record(ctx.object_id(), "activate");
+    }
+
+    #[on_deactivate]
+    async fn deactivated(&mut self, ctx: &Context) -> goverse::Result<()> {
+        record(ctx.object_id(), format!("deactivate after {}", self.calls));
+        Ok(())
+    }
+
+    /// Whether `on_activate` ran before this call, and how many calls came before.
+    #[method]
+    pub async fn touch(&mut self) -> (bool, u32) {
+        self.calls += 1;
+        (self.activated, self.calls)
+    }
+}
+
+/// Forwards a call along a path of objects: the material for call-cycle tests.
+#[derive(Debug, Default)]
+pub struct Relay;
+
+#[goverse::object]
+impl Relay {
+    /// Calls `path[0]` with the rest of the path (exclusive turns); returns the ids visited.
+    #[method]
+    pub async fn forward(
+        &mut self,
+        ctx: &Context,
+        path: Vec<String>,
+    ) -> goverse::Result<Vec<String>> {
+        visit(ctx, path, false).await
+    }
+
+    /// The same through shared turns.
+    #[method]
+    pub async fn peek(&self, ctx: &Context, path: Vec<String>) -> goverse::Result<Vec<String>> {
+        visit(ctx, path, true).await
+    }
+}
+
+async fn visit(ctx: &Context, path: Vec<String>, shared: bool) -> goverse::Result<Vec<String>> {
+    let mut visited = vec![ctx.object_id().to_string()];
+    if let Some((next, rest)) = path.split_first() {
+        let relay = ctx.object::<Relay>(next);
+        let tail = if shared {
+            relay.peek(rest.to_vec()).await?
+        } else {
+            relay.forward(rest.to_vec()).await?
+        };
+        visited.extend(tail);
+    }
+    Ok(visited)
+}
+
+/// Calls another object from `on_activate`; refuses to activate when its id starts with `bad`,
+/// and calls itself when its id starts with `self`.
+#[derive(Debug, Default)]
+pub struct Eager {
+    boot: i64,
+}
+
+#[goverse::object]
+impl Eager {
+    #[on_activate]
+    async fn boot(&mut self, ctx: &Context) -> goverse::Result<()> {
+        let id = ctx.object_id();
+        if id.starts_with("bad") {
+            return Err(goverse::Error::app("boot", "refused to start"));
+        }
+        if id.starts_with("self") {
+            ctx.object::<Eager>(id).boot_value().await?;
+        }
+        self.boot = ctx
+            .object::<Counter>(&format!("{id}-target"))
+            .add(1)
+            .await?;
+        Ok(())
+    }
+
+    /// The value the target counter had after `on_activate` added to it.
+    #[method]
+    pub async fn boot_value(&self) -> i64 {
+        self.boot
+    }
+}
+
+/// Counts timer ticks.
+#[derive(Debug, Default)]
+pub struct Ticker {
+    ticks: u64,
+}
+
+#[goverse::object]
+impl Ticker {
+    /// Starts a timer that calls `tick` every `period_ms`.
+    #[method]
+    pub async fn start(&mut self, ctx: &Context, period_ms: u64) {
+        ctx.every(
+            Duration::from_millis(period_ms),
+            |me: TickerProxy| async move {
+                let _ = me.tick().await;
+            },
+        );
+    }
+
+    /// Starts a one-shot timer that calls `tick` after `delay_ms`.
+    #[method]
+    pub async fn start_once(&mut self, ctx: &Context, delay_ms: u64) {
+        ctx.after(
+            Duration::from_millis(delay_ms),
+            |me: TickerProxy| async move {
+                let _ = me.tick().await;
+            },
+        );
+    }
+
+    /// One tick.
+    #[method]
+    pub async fn tick(&mut self, ctx: &Context) {
+        self.ticks += 1;
+        record(ctx.object_id(), "tick");
+    }
+
+    /// Ticks so far in this activation.
+    #[method]
+    pub async fn ticks(&self) -> u64 {
+        self.ticks
+    }
+}

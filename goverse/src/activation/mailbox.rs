@@ -192,10 +192,7 @@ impl<T: Object> Activation<T> {
                 Some(state)
             }
             Err(error) => {
-                let error = Error::new(
-                    error.kind(),
-                    format!("activation of {} failed: {}", self.key, error.message()),
-                );
+                let error = error.prefixed(format_args!("activation of {} failed", self.key));
                 tracing::warn!(object = %self.key, %error, "activation failed");
                 for job in self.retire(router) {
                     job.fail(error.clone());
