@@ -20,7 +20,7 @@ use crate::id::{ObjectKey, validate_id};
 use crate::object::call::{CallMeta, DeactivateReason, EncodedReply, Job, TypedCall};
 use crate::object::context::{CallChain, Caller};
 use crate::object::registry::Registry;
-use crate::object::{ExclusiveMethod, Method, MethodEntry, Object, SharedMethod};
+use crate::object::{ExclusiveMethod, MethodEntry, Object, SharedMethod};
 use crate::sharding::{IdForm, parse_id_form, shard_of};
 
 /// Per-proxy call settings.
@@ -211,19 +211,42 @@ impl Router {
         }
     }
 
-    /// A typed call: the arguments reach the method without being serialized.
-    async fn call_typed<M: Method>(
+    /// A typed call to an `&mut self` method. When the object is idle the caller's task runs
+    /// the turn itself; otherwise the call waits in the mailbox. Either way nothing is
+    /// serialized.
+    async fn call_exclusive<M: ExclusiveMethod>(
         &self,
         id: &Arc<str>,
         options: &CallOptions,
         args: M::Args,
-        into_job: fn(TypedCall<M, oneshot::Sender<Result<M::Output>>>) -> Job<M::Object>,
+    ) -> Result<M::Output> {
+        let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
+        let meta = self.prepare(&key, M::NAME, options)?;
+        let activation = self.inner.activations.get_or_insert::<M::Object>(&key)?;
+        if let Some(state) = activation.try_claim() {
+            return activation.run_claimed::<M>(self, state, args, meta).await;
+        }
+        let deadline = meta.deadline;
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Exclusive(Box::new(TypedCall::<M, _>::new(args, tx, meta)));
+        if let Err(job) = activation.enqueue(self, job) {
+            self.enqueue(&key, job);
+        }
+        self.await_reply(rx, deadline, &key, M::NAME).await
+    }
+
+    /// A typed call to an `&self` method, through the mailbox so that it can share its turn.
+    async fn call_shared<M: SharedMethod>(
+        &self,
+        id: &Arc<str>,
+        options: &CallOptions,
+        args: M::Args,
     ) -> Result<M::Output> {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
         let deadline = meta.deadline;
         let (tx, rx) = oneshot::channel();
-        self.enqueue(&key, into_job(TypedCall::new(args, tx, meta)));
+        self.enqueue(&key, Job::Shared(Box::new(TypedCall::<M, _>::new(args, tx, meta))));
         self.await_reply(rx, deadline, &key, M::NAME).await
     }
 
@@ -346,19 +369,11 @@ impl ObjectHandle {
 
     /// Calls an `&mut self` method.
     pub async fn call_exclusive<M: ExclusiveMethod>(&self, args: M::Args) -> Result<M::Output> {
-        self.router
-            .call_typed::<M>(&self.id, &self.options, args, |call| {
-                Job::Exclusive(Box::new(call))
-            })
-            .await
+        self.router.call_exclusive::<M>(&self.id, &self.options, args).await
     }
 
     /// Calls an `&self` method.
     pub async fn call_shared<M: SharedMethod>(&self, args: M::Args) -> Result<M::Output> {
-        self.router
-            .call_typed::<M>(&self.id, &self.options, args, |call| {
-                Job::Shared(Box::new(call))
-            })
-            .await
+        self.router.call_shared::<M>(&self.id, &self.options, args).await
     }
 }

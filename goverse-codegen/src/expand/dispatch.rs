@@ -39,7 +39,7 @@ fn method_marker(model: &ObjectModel, method: &MethodModel) -> TokenStream {
     };
     quote! {
         #[doc(hidden)]
-        pub struct #marker;
+        struct #marker;
 
         #[automatically_derived]
         impl #krate::__private::Method for #marker {

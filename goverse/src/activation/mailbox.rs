@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot};
@@ -23,10 +24,10 @@ use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::call::{
     CallMeta, DeactivateReason, DeactivateRequest, ExclusiveCall, Job, SharedCall, TurnOutcome,
-    deadline_error, panic_message,
+    deadline_error, guarded, panic_message,
 };
 use crate::object::context::{CallChain, Caller, TimerOwner};
-use crate::object::{Context, Object};
+use crate::object::{Context, ExclusiveMethod, Object};
 use crate::routing::Router;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,57 @@ impl<T: Object> Activation<T> {
                 timers: Vec::new(),
             }),
             wakeup: Notify::new(),
+        }
+    }
+
+    /// Claims the object for one exclusive turn run by the caller's own task, skipping the
+    /// mailbox: possible when the object is active, idle and has nothing queued.
+    pub(crate) fn try_claim(self: &Arc<Self>) -> Option<Box<T>> {
+        let mut inner = self.inner.lock();
+        if inner.phase != Phase::Active || inner.runner != Runner::Idle || !inner.queue.is_empty() {
+            return None;
+        }
+        let state = inner.state.take()?;
+        inner.runner = Runner::Busy;
+        inner.last_active = Instant::now();
+        Some(state)
+    }
+
+    /// Runs exclusive method `M` in the caller's task on a state taken with
+    /// [`Activation::try_claim`]. The state goes back to the activation when the turn ends,
+    /// also if the caller stops waiting midway.
+    pub(crate) async fn run_claimed<M: ExclusiveMethod<Object = T>>(
+        self: &Arc<Self>,
+        router: &Router,
+        state: Box<T>,
+        args: M::Args,
+        meta: CallMeta,
+    ) -> Result<M::Output> {
+        let mut lease = Lease {
+            activation: self.clone(),
+            router: router.clone(),
+            state: Some(state),
+            panicked: false,
+        };
+        let ctx = self.context_for(router, &meta);
+        let state = lease.state.as_deref_mut().expect("a lease holds the state until dropped");
+        // Boxed: a method that calls its own type would otherwise give an infinitely sized future.
+        let turn: BoxFuture<'_, Result<M::Output>> = Box::pin(M::invoke(state, &ctx, args));
+        let (result, outcome) = guarded(turn, meta.deadline, meta.method, &ctx).await;
+        lease.panicked = outcome == TurnOutcome::Panicked;
+        result
+    }
+
+    /// Takes back the state after a turn run by a caller; starts a runner for jobs queued
+    /// meanwhile.
+    fn release(self: &Arc<Self>, state: Box<T>, router: &Router) {
+        let mut inner = self.inner.lock();
+        inner.state = Some(state);
+        if inner.queue.is_empty() {
+            inner.runner = Runner::Idle;
+        } else {
+            drop(inner);
+            tokio::spawn(self.clone().run(router.clone()));
         }
     }
 
@@ -333,6 +385,28 @@ impl<T: Object> Activation<T> {
 
     fn active_within(&self, window: Duration) -> bool {
         self.inner.lock().last_active.elapsed() < window
+    }
+}
+
+/// The state of an activation while a caller's task runs a turn on it.
+struct Lease<T: Object> {
+    activation: Arc<Activation<T>>,
+    router: Router,
+    state: Option<Box<T>>,
+    panicked: bool,
+}
+
+impl<T: Object> Drop for Lease<T> {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        if self.panicked {
+            drop(state);
+            self.activation.crash(&self.router);
+        } else {
+            self.activation.release(state, &self.router);
+        }
     }
 }
 

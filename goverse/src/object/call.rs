@@ -203,28 +203,33 @@ async fn guarded_turn<O, R: Reply<O>>(
     meta: CallMeta,
     ctx: &Context,
 ) -> TurnOutcome {
-    match tokio::time::timeout_at(meta.deadline, AssertUnwindSafe(turn).catch_unwind()).await {
-        Ok(Ok(result)) => {
-            reply.send(result);
-            TurnOutcome::Finished
-        }
+    let (result, outcome) = guarded(turn, meta.deadline, meta.method, ctx).await;
+    reply.send(result);
+    outcome
+}
+
+/// Runs one turn until `deadline`: the method's result, or the error for a panic or a missed
+/// deadline, with how the turn ended.
+pub(crate) async fn guarded<O>(
+    turn: impl Future<Output = Result<O>>,
+    deadline: Instant,
+    method: &str,
+    ctx: &Context,
+) -> (Result<O>, TurnOutcome) {
+    match tokio::time::timeout_at(deadline, AssertUnwindSafe(turn).catch_unwind()).await {
+        Ok(Ok(result)) => (result, TurnOutcome::Finished),
         Ok(Err(panic)) => {
-            reply.send(Err(Error::internal(format!(
-                "method {}.{} on object `{}` panicked: {}; the activation was dropped",
+            let error = Error::internal(format!(
+                "method {}.{method} on object `{}` panicked: {}; the activation was dropped",
                 ctx.object_type(),
-                meta.method,
                 ctx.object_id(),
                 panic_message(&*panic)
-            ))));
-            TurnOutcome::Panicked
+            ));
+            (Err(error), TurnOutcome::Panicked)
         }
         Err(_) => {
-            reply.send(Err(deadline_error(
-                ctx.object_type(),
-                meta.method,
-                ctx.object_id(),
-            )));
-            TurnOutcome::TimedOut
+            let error = deadline_error(ctx.object_type(), method, ctx.object_id());
+            (Err(error), TurnOutcome::TimedOut)
         }
     }
 }

@@ -1,0 +1,13 @@
+// A method's wire name must be non-empty.
+#[derive(Default)]
+pub struct Counter;
+
+#[goverse::object]
+impl Counter {
+    #[method(name = "")]
+    pub async fn get(&self) -> i64 {
+        0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+// #[method] on an associated const.
+#[derive(Default)]
+pub struct Counter;
+
+#[goverse::object]
+impl Counter {
+    #[method]
+    pub const START: i64 = 0;
+
+    #[method]
+    pub async fn get(&self) -> i64 {
+        Self::START
+    }
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+// The runtime keeps the object: a method cannot take `self: Box<Self>`.
+#[derive(Default)]
+pub struct Counter {
+    value: i64,
+}
+
+#[goverse::object]
+impl Counter {
+    #[method]
+    pub async fn into_value(self: Box<Self>) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+//! The smallest object: one shared method, nothing imported.
+
+#[derive(Default)]
+pub struct Ping;
+
+#[goverse::object]
+impl Ping {
+    #[method]
+    pub async fn ping(&self) -> String {
+        "pong".to_string()
+    }
+}
+
+fn main() {}
