@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use proc_macro2::Span;
 use quote::format_ident;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{FnArg, ImplItemFn, Pat, Path, ReturnType, Signature, Type};
 
 use crate::diagnostics::Diagnostics;
@@ -70,7 +72,7 @@ pub(crate) fn validate(parsed: Parsed<'_>, default_crate: Path) -> syn::Result<O
             check_wire_name(&name.value(), name.span(), "object type", &mut diagnostics);
             name.value()
         }
-        (None, Some(ident)) => ident.to_string(),
+        (None, Some(ident)) => ident.unraw().to_string(),
         (None, None) => String::new(),
     };
 
@@ -81,7 +83,7 @@ pub(crate) fn validate(parsed: Parsed<'_>, default_crate: Path) -> syn::Result<O
     for marked in &marked {
         match marked.mark {
             Mark::Method => {
-                if let Some(method) = method_model(marked, &mut diagnostics) {
+                if let Some(method) = method_model(marked, &item.self_ty, &mut diagnostics) {
                     if wire_names.insert(method.wire_name.clone(), ()).is_some() {
                         let at = marked
                             .name
@@ -360,19 +362,16 @@ fn output(sig: &Signature, diagnostics: &mut Diagnostics) -> Option<Output> {
         return None;
     }
     let span = ty.span();
-    if let Type::Path(path) = &**ty {
-        if let Some(segment) = path.path.segments.last() {
-            if segment.ident == "Result" {
-                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
-                    if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
-                        return Some(Output::Result {
-                            ok: ok.clone(),
-                            span,
-                        });
-                    }
-                }
-            }
-        }
+    if let Type::Path(path) = &**ty
+        && let Some(segment) = path.path.segments.last()
+        && segment.ident == "Result"
+        && let syn::PathArguments::AngleBracketed(args) = &segment.arguments
+        && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
+    {
+        return Some(Output::Result {
+            ok: ok.clone(),
+            span,
+        });
     }
     Some(Output::Plain {
         ty: (**ty).clone(),
@@ -380,17 +379,29 @@ fn output(sig: &Signature, diagnostics: &mut Diagnostics) -> Option<Output> {
     })
 }
 
-fn method_model(marked: &Marked<'_>, diagnostics: &mut Diagnostics) -> Option<MethodModel> {
+fn method_model(
+    marked: &Marked<'_>,
+    self_ty: &Type,
+    diagnostics: &mut Diagnostics,
+) -> Option<MethodModel> {
     let func = marked.func;
     let turn = check_signature(func, Mark::Method, diagnostics);
-    let (takes_context, params) = params(&func.sig, Mark::Method, diagnostics);
-    let output = output(&func.sig, diagnostics);
+    let (takes_context, mut params) = params(&func.sig, Mark::Method, diagnostics);
+    let mut output = output(&func.sig, diagnostics);
+    // Generated code uses these types where `Self` means something else: spell the type out.
+    let mut replace = ReplaceSelf(self_ty);
+    for param in &mut params {
+        replace.visit_type_mut(&mut param.ty);
+    }
+    if let Some(Output::Plain { ty, .. } | Output::Result { ok: ty, .. }) = &mut output {
+        replace.visit_type_mut(ty);
+    }
     let wire_name = match &marked.name {
         Some(name) => {
             check_wire_name(&name.value(), name.span(), "method", diagnostics);
             name.value()
         }
-        None => func.sig.ident.to_string(),
+        None => func.sig.ident.unraw().to_string(),
     };
     Some(MethodModel {
         rust_name: func.sig.ident.clone(),
@@ -446,4 +457,17 @@ fn hook_model(marked: &Marked<'_>, diagnostics: &mut Diagnostics) -> Option<Hook
         takes_context,
         returns_result,
     })
+}
+
+/// Replaces the type `Self` with the object's type.
+struct ReplaceSelf<'a>(&'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self")) {
+            *ty = self.0.clone();
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
 }

@@ -26,5 +26,8 @@ pub(super) fn expand(model: &ObjectModel) -> TokenStream {
             const _: () = #krate::__private::assert_output::<#ok>();
         });
     }
+    // One assertion per distinct type is enough.
+    let mut seen = std::collections::HashSet::new();
+    asserts.retain(|assert| seen.insert(assert.to_string()));
     asserts.into_iter().collect()
 }

@@ -38,7 +38,6 @@ fn method_marker(model: &ObjectModel, method: &MethodModel) -> TokenStream {
         Turn::Shared => (quote!(SharedMethod), quote!(&'a #self_ty)),
     };
     quote! {
-        #[doc(hidden)]
         struct #marker;
 
         #[automatically_derived]

@@ -28,7 +28,6 @@ pub(crate) fn expand(model: &ObjectModel, item: &ItemImpl) -> TokenStream {
 
         #proxy_type
 
-        #[doc(hidden)]
         #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
         const _: () = {
             #asserts

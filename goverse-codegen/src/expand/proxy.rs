@@ -15,7 +15,7 @@ pub(super) fn proxy_type(model: &ObjectModel) -> TokenStream {
         ..
     } = model;
     let doc = format!(
-        "Typed proxy for `{wire_name}` objects: one async method per `#[method]`; each call \
+        " Typed proxy for `{wire_name}` objects: one async method per `#[method]`; each call \
          activates the object if needed and runs as one turn. Get one with `Node::object` or \
          `Context::object`."
     );
@@ -67,7 +67,7 @@ fn proxy_method(model: &ObjectModel, method: &MethodModel) -> TokenStream {
         Turn::Shared => (quote!(call_shared), "a shared turn"),
     };
     let summary = format!(
-        "Calls `{}.{}` as {turn}.",
+        " Calls `{}.{}` as {turn}.",
         model.wire_name, method.wire_name
     );
     let separator = (!docs.is_empty()).then(|| quote!(#[doc = ""]));

@@ -23,21 +23,17 @@ impl Counter {
         Ok(self.value)
     }
 }
-///Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct CounterProxy {
     handle: ::goverse::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::goverse::__private::assert_object_state::<Counter>();
     const _: () = ::goverse::__private::assert_argument::<i64>();
     const _: () = ::goverse::__private::assert_output::<i64>();
-    const _: () = ::goverse::__private::assert_output::<i64>();
     const _: () = ::goverse::__private::assert_argument::<String>();
-    const _: () = ::goverse::__private::assert_argument::<i64>();
-    const _: () = ::goverse::__private::assert_output::<i64>();
     #[automatically_derived]
     impl ::goverse::__private::Proxy for CounterProxy {
         fn from_handle(handle: ::goverse::__private::ObjectHandle) -> Self {
@@ -51,19 +47,19 @@ const _: () = {
     impl CounterProxy {
         /// Adds `n` and returns the new value.
         ///
-        ///Calls `Counter.add` as an exclusive turn.
+        /// Calls `Counter.add` as an exclusive turn.
         pub async fn add(&self, n: i64) -> ::goverse::__private::Result<i64> {
             self.handle.call_exclusive::<__goverse_method_add>((n,)).await
         }
         /// The current value.
         ///
-        ///Calls `Counter.get` as a shared turn.
+        /// Calls `Counter.get` as a shared turn.
         pub async fn get(&self) -> ::goverse::__private::Result<i64> {
             self.handle.call_shared::<__goverse_method_get>(()).await
         }
         /// Moves `n` to counter `to`.
         ///
-        ///Calls `Counter.give` as an exclusive turn.
+        /// Calls `Counter.give` as an exclusive turn.
         pub async fn give(
             &self,
             to: String,
@@ -72,7 +68,6 @@ const _: () = {
             self.handle.call_exclusive::<__goverse_method_give>((to, n)).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_add;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_add {
@@ -97,7 +92,6 @@ const _: () = {
             }
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_get;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_get {
@@ -120,7 +114,6 @@ const _: () = {
             async move { ::goverse::__private::ok(__goverse_this.get().await) }
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_give;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_give {

@@ -10,12 +10,11 @@ impl Session {
         self.loaded
     }
 }
-///Typed proxy for `Session` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Session` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct SessionProxy {
     handle: ::goverse::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::goverse::__private::assert_object_state::<Session>();
@@ -31,12 +30,11 @@ const _: () = {
     }
     #[allow(private_interfaces)]
     impl SessionProxy {
-        ///Calls `Session.loaded` as a shared turn.
+        /// Calls `Session.loaded` as a shared turn.
         pub async fn loaded(&self) -> ::goverse::__private::Result<bool> {
             self.handle.call_shared::<__goverse_method_loaded>(()).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_loaded;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_loaded {

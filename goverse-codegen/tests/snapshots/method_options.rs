@@ -4,12 +4,11 @@ impl Counter {
         self.value
     }
 }
-///Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct CounterProxy {
     handle: ::goverse::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::goverse::__private::assert_object_state::<Counter>();
@@ -26,12 +25,11 @@ const _: () = {
     }
     #[allow(private_interfaces)]
     impl CounterProxy {
-        ///Calls `Counter.Increment` as an exclusive turn.
+        /// Calls `Counter.Increment` as an exclusive turn.
         pub async fn increment(&self, by: u32) -> ::goverse::__private::Result<u32> {
             self.handle.call_exclusive::<__goverse_method_increment>((by,)).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_increment;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_increment {

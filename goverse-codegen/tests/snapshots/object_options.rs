@@ -4,12 +4,11 @@ impl Purse {
         self.balance
     }
 }
-///Typed proxy for `Wallet` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Wallet` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct PurseProxy {
     handle: ::my::reexport::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::my::reexport::__private::assert_object_state::<Purse>();
@@ -26,7 +25,7 @@ const _: () = {
     }
     #[allow(private_interfaces)]
     impl PurseProxy {
-        ///Calls `Wallet.deposit` as an exclusive turn.
+        /// Calls `Wallet.deposit` as an exclusive turn.
         pub async fn deposit(
             &self,
             amount: u64,
@@ -34,7 +33,6 @@ const _: () = {
             self.handle.call_exclusive::<__goverse_method_deposit>((amount,)).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_deposit;
     #[automatically_derived]
     impl ::my::reexport::__private::Method for __goverse_method_deposit {

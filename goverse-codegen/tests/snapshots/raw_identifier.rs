@@ -3,12 +3,11 @@ impl Token {
         format!("{}:{}", self.kind, r#in)
     }
 }
-///Typed proxy for `Token` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Token` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct TokenProxy {
     handle: ::goverse::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::goverse::__private::assert_object_state::<Token>();
@@ -25,7 +24,7 @@ const _: () = {
     }
     #[allow(private_interfaces)]
     impl TokenProxy {
-        ///Calls `Token.r#type` as a shared turn.
+        /// Calls `Token.type` as a shared turn.
         pub async fn r#type(
             &self,
             r#in: String,
@@ -33,12 +32,11 @@ const _: () = {
             self.handle.call_shared::<__goverse_method_type>((r#in,)).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_type;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_type {
         type Object = Token;
-        const NAME: &'static str = "r#type";
+        const NAME: &'static str = "type";
         const PARAMS: &'static [&'static str] = &["in"];
         const IDEMPOTENT: bool = false;
         type Args = (String,);

@@ -3,12 +3,11 @@ impl Counter {
         self.value = 0;
     }
 }
-///Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
+/// Typed proxy for `Counter` objects: one async method per `#[method]`; each call activates the object if needed and runs as one turn. Get one with `Node::object` or `Context::object`.
 #[derive(::core::clone::Clone, ::core::fmt::Debug)]
 pub struct CounterProxy {
     handle: ::goverse::__private::ObjectHandle,
 }
-#[doc(hidden)]
 #[allow(non_camel_case_types, unused_qualifications, clippy::all)]
 const _: () = {
     const _: () = ::goverse::__private::assert_object_state::<Counter>();
@@ -24,12 +23,11 @@ const _: () = {
     }
     #[allow(private_interfaces)]
     impl CounterProxy {
-        ///Calls `Counter.reset` as an exclusive turn.
+        /// Calls `Counter.reset` as an exclusive turn.
         pub async fn reset(&self) -> ::goverse::__private::Result<()> {
             self.handle.call_exclusive::<__goverse_method_reset>(()).await
         }
     }
-    #[doc(hidden)]
     struct __goverse_method_reset;
     #[automatically_derived]
     impl ::goverse::__private::Method for __goverse_method_reset {
