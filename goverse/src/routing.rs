@@ -223,7 +223,7 @@ impl Router {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
         let activation = self.inner.activations.get_or_insert::<M::Object>(&key)?;
-        if let Some(state) = activation.try_claim() {
+        if let Some(state) = activation.try_claim(&meta) {
             return activation.run_claimed::<M>(self, state, args, meta).await;
         }
         let deadline = meta.deadline;

@@ -84,15 +84,18 @@ impl<T: Object> Activation<T> {
     }
 
     /// Claims the object for one exclusive turn run by the caller's own task, skipping the
-    /// mailbox: possible when the object is active, idle and has nothing queued.
-    pub(crate) fn try_claim(self: &Arc<Self>) -> Option<Box<T>> {
+    /// mailbox: possible when the object is active, idle and has nothing queued. A claim made
+    /// for a timer does not count as activity for idle collection.
+    pub(crate) fn try_claim(self: &Arc<Self>, meta: &CallMeta) -> Option<Box<T>> {
         let mut inner = self.inner.lock();
         if inner.phase != Phase::Active || inner.runner != Runner::Idle || !inner.queue.is_empty() {
             return None;
         }
         let state = inner.state.take()?;
         inner.runner = Runner::Busy;
-        inner.last_active = Instant::now();
+        if !meta.from_timer {
+            inner.last_active = Instant::now();
+        }
         Some(state)
     }
 
