@@ -94,6 +94,12 @@ impl Counter {
         self.value
     }
 
+    /// Calls `slow_add(1, millis)` on counter `to`: the nested call inherits this turn's deadline.
+    #[method]
+    pub async fn slow_add_on(&mut self, ctx: &Context, to: String, millis: u64) -> goverse::Result<i64> {
+        ctx.object::<Counter>(&to).slow_add(1, millis).await
+    }
+
     /// Milliseconds left before this turn's deadline.
     #[method]
     pub async fn remaining_ms(&self, ctx: &Context) -> u64 {
