@@ -100,8 +100,11 @@ async fn throughput(node: &Node, scale: Scale) -> Row {
             .map(|i| node.object::<BenchCounter>(&format!("throughput-{i}")))
             .collect(),
     );
-    let bare: Arc<Vec<mpsc::Sender<Request>>> =
-        Arc::new((0..THROUGHPUT_OBJECTS).map(|_| spawn_bare_counter()).collect());
+    let bare: Arc<Vec<mpsc::Sender<Request>>> = Arc::new(
+        (0..THROUGHPUT_OBJECTS)
+            .map(|_| spawn_bare_counter())
+            .collect(),
+    );
     let per_caller = scale.throughput_calls / CALLERS;
     // Warm up: activate every object.
     join_all(proxies.iter().map(|p| p.add(0))).await;
@@ -111,7 +114,10 @@ async fn throughput(node: &Node, scale: Scale) -> Row {
         let proxies = proxies.clone();
         tokio::spawn(async move {
             for i in 0..per_caller {
-                proxies[(caller * 7919 + i * 31) % THROUGHPUT_OBJECTS].add(1).await.unwrap();
+                proxies[(caller * 7919 + i * 31) % THROUGHPUT_OBJECTS]
+                    .add(1)
+                    .await
+                    .unwrap();
             }
         })
     });

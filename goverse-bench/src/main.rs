@@ -61,7 +61,11 @@ fn table(rows: &[Row]) -> String {
         "| {:<44} | {:>12} | {:>12} | {:>7} | {:<10} | {:<14} |",
         "scenario", "goverse", "baseline", "ratio", "unit", "target"
     );
-    let _ = writeln!(out, "|{:-<46}|{:->14}|{:->14}|{:->9}|{:-<12}|{:-<16}|", "", "", "", "", "", "");
+    let _ = writeln!(
+        out,
+        "|{:-<46}|{:->14}|{:->14}|{:->9}|{:-<12}|{:-<16}|",
+        "", "", "", "", "", ""
+    );
     for row in rows {
         let baseline = row.baseline.map_or("-".to_string(), format_number);
         let ratio = row.ratio().map_or("-".to_string(), |r| format!("{r:.2}"));

@@ -96,6 +96,13 @@ pub struct Error {
     message: Arc<str>,
 }
 
+/// The code of an `Unavailable` error for a call that reached a node which no longer owns the
+/// object: the method did not run, and the caller routes the call again.
+pub(crate) const MOVED: &str = "goverse.moved";
+
+/// The code of an `Unavailable` error for a peer that could not be reached.
+pub(crate) const UNREACHABLE: &str = "goverse.unreachable";
+
 /// `Result` with [`Error`] as the error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -155,6 +162,30 @@ impl Error {
             code: self.code.clone(),
             message: format!("{prefix}: {}", self.message).into(),
         }
+    }
+
+    /// An error rebuilt from its parts (as received over the wire).
+    pub(crate) fn from_parts(kind: ErrorKind, code: Option<String>, message: String) -> Self {
+        Error {
+            kind,
+            code: code.map(Into::into),
+            message: message.into(),
+        }
+    }
+
+    /// The error for a call that reached a node that does not own the object.
+    pub(crate) fn moved(message: impl Into<String>) -> Self {
+        Error::from_parts(ErrorKind::Unavailable, Some(MOVED.to_string()), message.into())
+    }
+
+    /// Whether this is a [`Error::moved`] error.
+    pub(crate) fn is_moved(&self) -> bool {
+        self.code() == Some(MOVED)
+    }
+
+    /// Whether this error says a peer could not be reached.
+    pub(crate) fn is_unreachable(&self) -> bool {
+        self.code() == Some(UNREACHABLE)
     }
 
     /// What kind of error this is.

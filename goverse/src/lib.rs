@@ -57,6 +57,8 @@ pub mod prelude;
 mod routing;
 mod runtime;
 pub mod sharding;
+#[cfg(feature = "etcd")]
+mod transport;
 
 // Not public API.
 #[doc(hidden)]

@@ -64,13 +64,19 @@ impl NodeBuilder {
         let coordinator: Arc<dyn Coordinator> =
             Arc::new(LocalCoordinator::new(config.node_id.clone(), config.shards));
         coordinator.join().await?;
-        let router = Router::new(config.clone(), registry, coordinator.clone());
-        let collector = tokio::spawn(collect_idle(router.clone(), config.idle_timeout));
+        let router = Router::new(config.clone(), registry, coordinator.clone(), None, None);
+        // Serve the shards this node owns before `start` returns.
+        let view = coordinator.view().borrow().clone();
+        router.apply_view(&view).await;
+        let tasks = vec![
+            tokio::spawn(router.clone().follow_view()),
+            tokio::spawn(collect_idle(router.clone(), config.idle_timeout)),
+        ];
         tracing::info!(node = %config.node_id, shards = config.shards, "node started");
         Ok(Node {
             router,
             coordinator,
-            collector,
+            tasks,
         })
     }
 }
@@ -100,7 +106,8 @@ pub struct ObjectTypeInfo {
 pub struct Node {
     router: Router,
     coordinator: Arc<dyn Coordinator>,
-    collector: JoinHandle<()>,
+    /// Background tasks that end with the node.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Node {
@@ -184,14 +191,12 @@ impl Node {
             .collect()
     }
 
-    /// Stops the node gracefully: refuses new calls, lets queued turns finish, deactivates every
-    /// object (running `on_deactivate`), then leaves the cluster.
+    /// Stops the node gracefully, in this order: refuses new calls, lets queued turns finish,
+    /// deactivates every object (running `on_deactivate`), releases its shards so that other
+    /// nodes take over at once, then leaves the cluster.
     pub async fn shutdown(self) -> Result<()> {
-        self.router.stop_admitting();
-        self.router.deactivate_all().await;
-        self.coordinator.release_all().await?;
+        self.router.stop_serving().await;
         self.coordinator.leave().await?;
-        self.collector.abort();
         tracing::info!(node = %self.coordinator.node_id(), "node stopped");
         Ok(())
     }
@@ -199,6 +204,8 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        self.collector.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

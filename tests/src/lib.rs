@@ -11,6 +11,8 @@ use std::time::Duration;
 use goverse::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod harness;
+
 /// Process-wide lists of events, keyed by object id.
 fn events() -> &'static Mutex<HashMap<String, Vec<String>>> {
     static EVENTS: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
@@ -96,7 +98,12 @@ impl Counter {
 
     /// Calls `slow_add(1, millis)` on counter `to`: the nested call inherits this turn's deadline.
     #[method]
-    pub async fn slow_add_on(&mut self, ctx: &Context, to: String, millis: u64) -> goverse::Result<i64> {
+    pub async fn slow_add_on(
+        &mut self,
+        ctx: &Context,
+        to: String,
+        millis: u64,
+    ) -> goverse::Result<i64> {
         ctx.object::<Counter>(&to).slow_add(1, millis).await
     }
 

@@ -257,15 +257,26 @@ async fn a_proxy_can_override_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_calls_inherit_the_deadline() {
-    let node = Node::builder().call_timeout(Duration::from_secs(3600)).start().await.unwrap();
-    let alice = node.object::<Counter>("deadline-alice").with_timeout(Duration::from_millis(200));
+    let node = Node::builder()
+        .call_timeout(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let alice = node
+        .object::<Counter>("deadline-alice")
+        .with_timeout(Duration::from_millis(200));
     // alice's turn calls bob.slow_add, which would take a minute: alice's deadline applies to it.
     let started = std::time::Instant::now();
-    let error = alice.slow_add_on("deadline-bob".into(), 60_000).await.unwrap_err();
+    let error = alice
+        .slow_add_on("deadline-bob".into(), 60_000)
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(started.elapsed() < Duration::from_secs(20));
     // bob's turn was cancelled at the same deadline, so bob serves the next call at once.
-    let bob = node.object::<Counter>("deadline-bob").with_timeout(Duration::from_secs(10));
+    let bob = node
+        .object::<Counter>("deadline-bob")
+        .with_timeout(Duration::from_secs(10));
     assert_eq!(bob.add(1).await.unwrap(), 1);
     node.shutdown().await.unwrap();
 }

@@ -65,11 +65,20 @@ impl ActivationTable {
         &self.parts[fnv1a32(key.id().as_bytes()) as usize % TABLE_PARTS]
     }
 
-    /// The activation of `key`, created (not yet activated) if there is none.
-    pub(crate) fn get_or_insert<T: Object>(&self, key: &ObjectKey) -> Result<Arc<Activation<T>>> {
+    /// The activation of `key`, created (not yet activated) if there is none and `admit` allows
+    /// it. `admit` is asked under the table's lock, so that a shard that stops being served
+    /// here can be drained without racing a new activation.
+    pub(crate) fn get_or_insert<T: Object>(
+        &self,
+        key: &ObjectKey,
+        admit: impl FnOnce() -> bool,
+    ) -> Result<Arc<Activation<T>>> {
         let mut part = self.part(key).lock();
         if let Some(existing) = part.get(key) {
             return downcast::<T>(existing.clone());
+        }
+        if !admit() {
+            return Err(Error::moved(format!("this node does not serve {key}")));
         }
         let activation = Arc::new(Activation::<T>::new(key.clone()));
         part.insert(key.clone(), activation.clone());

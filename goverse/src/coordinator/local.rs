@@ -6,9 +6,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-use super::{ClusterView, Coordinator};
+use super::{ClusterView, Coordinator, NodeInfo};
 use crate::error::Result;
-use crate::sharding::balanced_assignment;
+use crate::sharding::{ShardId, balanced_assignment};
 
 /// A coordinator for a node that runs alone: it owns every shard from the start.
 #[derive(Debug)]
@@ -22,14 +22,19 @@ impl LocalCoordinator {
     /// A coordinator for `node_id` over `shard_count` shards.
     pub fn new(node_id: impl Into<String>, shard_count: u32) -> Self {
         let node_id = node_id.into();
-        let nodes = [node_id.clone()];
-        let owners = balanced_assignment(shard_count, &nodes);
+        let owners = balanced_assignment(shard_count, std::slice::from_ref(&node_id));
+        let info = NodeInfo {
+            advertise: None,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_ms: 0,
+        };
         let view = ClusterView {
-            nodes: BTreeMap::from([(node_id.clone(), None)]),
+            nodes: BTreeMap::from([(node_id.clone(), info)]),
             targets: owners.clone(),
             owners,
             leader: Some(node_id.clone()),
             ready: true,
+            fenced: false,
         };
         LocalCoordinator {
             node_id,
@@ -56,7 +61,11 @@ impl Coordinator for LocalCoordinator {
         self.view.subscribe()
     }
 
-    fn release_all(&self) -> BoxFuture<'_, Result<()>> {
+    fn claim(&self, _shards: Vec<ShardId>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn release(&self, _shards: Vec<ShardId>) -> BoxFuture<'_, Result<()>> {
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -75,5 +84,6 @@ mod tests {
         let view = coordinator.view().borrow().clone();
         assert!(view.ready);
         assert!((0..64).all(|shard| view.owners.owner(shard) == Some("solo")));
+        assert!((0..64).all(|shard| view.targets.owner(shard) == Some("solo")));
     }
 }

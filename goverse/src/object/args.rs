@@ -34,13 +34,11 @@ pub trait Args: Sized + Send + 'static {
 }
 
 /// Serializes `args` as a map of named parameters.
-#[cfg(test)]
 pub(crate) struct NamedArgs<'a, A> {
     pub(crate) names: &'static [&'static str],
     pub(crate) args: &'a A,
 }
 
-#[cfg(test)]
 impl<A: Args> Serialize for NamedArgs<'_, A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.args.serialize_named(self.names, serializer)

@@ -18,6 +18,8 @@ use super::context::{CallChain, Caller, Context};
 use super::{ExclusiveMethod, Method, SharedMethod};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
+use crate::id::ObjectKey;
+use crate::routing::{IntoJob, Router};
 
 /// Everything about a call except its arguments.
 #[derive(Debug, Clone)]
@@ -82,11 +84,15 @@ pub(crate) trait Pending: Send {
 /// A call to an `&mut self` method of `T`.
 pub(crate) trait ExclusiveCall<T>: Pending {
     fn run<'a>(self: Box<Self>, this: &'a mut T, ctx: &'a Context) -> BoxFuture<'a, TurnOutcome>;
+    /// Routes the call again, in a task of its own (this node does not serve the object).
+    fn reroute(self: Box<Self>, router: Router, key: ObjectKey);
 }
 
 /// A call to an `&self` method of `T`.
 pub(crate) trait SharedCall<T>: Pending {
     fn run<'a>(self: Box<Self>, this: &'a T, ctx: &'a Context) -> BoxFuture<'a, TurnOutcome>;
+    /// Routes the call again, in a task of its own (this node does not serve the object).
+    fn reroute(self: Box<Self>, router: Router, key: ObjectKey);
 }
 
 /// What an activation's mailbox holds.
@@ -132,8 +138,9 @@ pub(crate) enum DeactivateReason {
     Idle,
     /// `delete` was called.
     Delete,
-    /// The node is shutting down.
-    Shutdown,
+    /// The node stops serving the object's shard (hand-off, shutdown, lost registration);
+    /// calls queued behind go to the next owner.
+    Drain,
 }
 
 /// A request to deactivate, with an optional completion signal.
@@ -183,6 +190,12 @@ impl<M: ExclusiveMethod, R: Reply<M::Output>> ExclusiveCall<M::Object> for Typed
         let TypedCall { args, reply, meta } = *self;
         Box::pin(guarded_turn(M::invoke(this, ctx, args), reply, meta, ctx))
     }
+
+    fn reroute(self: Box<Self>, router: Router, key: ObjectKey) {
+        let TypedCall { args, reply, meta } = *self;
+        let into_job: IntoJob<M> = |call| Job::Exclusive(Box::new(call));
+        router.spawn_typed::<M>(key, meta, args, into_job, move |result| reply.send(result));
+    }
 }
 
 impl<M: SharedMethod, R: Reply<M::Output>> SharedCall<M::Object> for TypedCall<M, R> {
@@ -193,6 +206,12 @@ impl<M: SharedMethod, R: Reply<M::Output>> SharedCall<M::Object> for TypedCall<M
     ) -> BoxFuture<'a, TurnOutcome> {
         let TypedCall { args, reply, meta } = *self;
         Box::pin(guarded_turn(M::invoke(this, ctx, args), reply, meta, ctx))
+    }
+
+    fn reroute(self: Box<Self>, router: Router, key: ObjectKey) {
+        let TypedCall { args, reply, meta } = *self;
+        let into_job: IntoJob<M> = |call| Job::Shared(Box::new(call));
+        router.spawn_typed::<M>(key, meta, args, into_job, move |result| reply.send(result));
     }
 }
 

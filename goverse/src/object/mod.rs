@@ -15,7 +15,7 @@ use crate::codec::Payload;
 use crate::error::Result;
 use crate::routing::ObjectHandle;
 
-pub(crate) use args::NamedArgsSeed;
+pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use args::{Args, MAX_ARGS};
 pub use context::{Caller, Context, TimerHandle};
 pub use registry::ObjectRegistration;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::{MethodInfo, Object};
+use super::{MethodEntry, MethodInfo, Object};
 use crate::codec::Payload;
 use crate::error::{Error, Result};
 use crate::routing::{CallOptions, Router};
@@ -60,10 +60,36 @@ pub(crate) trait ObjectType: Send + Sync {
         args: Payload,
         options: CallOptions,
     ) -> BoxFuture<'static, Result<Payload>>;
+    /// Serves an encoded call routed here by a peer.
+    #[cfg(feature = "etcd")]
+    #[cfg(feature = "etcd")]
+    fn serve(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        args: Payload,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<Payload>>;
     /// Activates the object if it is not active.
     fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
     /// Deactivates the object if it is active.
     fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
+    /// Serves a create (`true`) or delete routed here by a peer.
+    #[cfg(feature = "etcd")]
+    fn serve_lifecycle(&self, router: &Router, id: Arc<str>, create: bool) -> BoxFuture<'static, Result<()>>;
+}
+
+/// The dispatch-table entry of `method`, or a `NotFound` error listing the type's methods.
+fn find_method<T: Object>(method: &str) -> Result<&'static MethodEntry<T>> {
+    T::METHODS.iter().find(|entry| entry.info().name == method).ok_or_else(|| {
+        let names: Vec<&str> = T::METHODS.iter().map(|e| e.info().name).collect();
+        Error::not_found(format!(
+            "object type `{}` has no method `{method}`; its methods are: {}",
+            T::TYPE_NAME,
+            names.join(", ")
+        ))
+    })
 }
 
 struct TypedObjectType<T>(PhantomData<fn() -> T>);
@@ -86,17 +112,28 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         options: CallOptions,
     ) -> BoxFuture<'static, Result<Payload>> {
         let router = router.clone();
-        let entry = T::METHODS.iter().find(|entry| entry.info().name == method);
-        let Some(entry) = entry else {
-            let names: Vec<&str> = T::METHODS.iter().map(|e| e.info().name).collect();
-            let error = Error::not_found(format!(
-                "object type `{}` has no method `{method}`; its methods are: {}",
-                T::TYPE_NAME,
-                names.join(", ")
-            ));
-            return Box::pin(std::future::ready(Err(error)));
-        };
-        Box::pin(async move { router.call_encoded::<T>(id, entry, args, options).await })
+        let entry = find_method::<T>(method);
+        Box::pin(async move { router.call_encoded::<T>(id, entry?, args, options).await })
+    }
+
+    #[cfg(feature = "etcd")]
+    fn serve(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        args: Payload,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<Payload>> {
+        let router = router.clone();
+        let entry = find_method::<T>(method);
+        Box::pin(async move { router.serve_encoded::<T>(id, entry?, args, options).await })
+    }
+
+    #[cfg(feature = "etcd")]
+    fn serve_lifecycle(&self, router: &Router, id: Arc<str>, create: bool) -> BoxFuture<'static, Result<()>> {
+        let router = router.clone();
+        Box::pin(async move { router.serve_lifecycle::<T>(id, create).await })
     }
 
     fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>> {
@@ -156,6 +193,12 @@ impl Registry {
                 }
             ))
         })
+    }
+
+    /// The registry's own copy of a type name (for keys rebuilt from the wire).
+    #[cfg(feature = "etcd")]
+    pub(crate) fn static_name(&self, name: &str) -> Option<&'static str> {
+        self.types.get_key_value(name).map(|(name, _)| *name)
     }
 
     /// The registered type names with their methods.

@@ -1,4 +1,4 @@
-//! The smallest object: one shared method, nothing imported.
+//! The smallest object: one shared method, nothing imported, compile only.
 
 #[derive(Default)]
 pub struct Ping;

@@ -1,0 +1,118 @@
+//! Clients to the other nodes, one lazily connected channel per node address.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+use super::proto::node_service_client::NodeServiceClient;
+use super::proto::{self, CallRequest, ObjectRequest};
+use super::{caller_to_wire, payload_from_wire};
+use crate::codec::Payload;
+use crate::error::{Error, ErrorKind, Result};
+use crate::routing::{OutgoingCall, Peers};
+
+/// One client per peer address; channels connect on first use and reconnect by themselves.
+#[derive(Debug, Default)]
+pub(crate) struct PeerPool {
+    clients: Mutex<HashMap<String, NodeServiceClient<Channel>>>,
+}
+
+impl PeerPool {
+    fn client(&self, address: &str) -> Result<NodeServiceClient<Channel>> {
+        let mut clients = self.clients.lock();
+        if let Some(client) = clients.get(address) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| Error::invalid_argument(format!("bad node address `{address}`: {e}")))?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5));
+        let client = NodeServiceClient::new(endpoint.connect_lazy());
+        clients.insert(address.to_string(), client.clone());
+        Ok(client)
+    }
+
+    /// Forgets clients of nodes that are no longer members.
+    pub(crate) fn retain(&self, live: impl Fn(&str) -> bool) {
+        self.clients.lock().retain(|address, _| live(address));
+    }
+}
+
+/// A transport failure: the peer could not be reached or the call broke; `Timeout` when the
+/// deadline passed.
+fn status_error(address: &str, status: &tonic::Status) -> Error {
+    if status.code() == tonic::Code::DeadlineExceeded {
+        return Error::timeout(format!("node {address} did not answer before the deadline"));
+    }
+    Error::from_parts(
+        ErrorKind::Unavailable,
+        Some(crate::error::UNREACHABLE.to_string()),
+        format!("node {address} could not be reached: {}", status.message()),
+    )
+}
+
+fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+    request
+}
+
+fn outcome(address: &str, reply: std::result::Result<tonic::Response<proto::OutcomeReply>, tonic::Status>) -> Result<()> {
+    match reply {
+        Ok(reply) => match reply.into_inner().error {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        },
+        Err(status) => Err(status_error(address, &status)),
+    }
+}
+
+impl Peers for PeerPool {
+    fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
+        let client = self.client(address);
+        let address = address.to_string();
+        Box::pin(async move {
+            let mut client = client?;
+            let message = CallRequest {
+                r#type: call.type_name.to_string(),
+                id: call.id.to_string(),
+                method: call.method,
+                args: Some(call.args.into()),
+                chain: call
+                    .chain
+                    .into_iter()
+                    .map(|(type_name, id)| proto::ChainEntry { r#type: type_name, id })
+                    .collect(),
+                caller: call.caller.as_ref().map(caller_to_wire),
+            };
+            match client.call(request(message, call.deadline)).await {
+                Ok(reply) => match reply.into_inner().outcome {
+                    Some(proto::call_reply::Outcome::Result(payload)) => payload_from_wire(Some(payload)),
+                    Some(proto::call_reply::Outcome::Error(error)) => Err(error.into()),
+                    None => Err(Error::internal(format!("node {address} sent an empty reply"))),
+                },
+                Err(status) => Err(status_error(&address, &status)),
+            }
+        })
+    }
+
+    fn create(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>> {
+        let client = self.client(address);
+        let address = address.to_string();
+        let message = ObjectRequest { r#type: type_name.to_string(), id: id.to_string() };
+        Box::pin(async move { outcome(&address, client?.create(request(message, deadline)).await) })
+    }
+
+    fn delete(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>> {
+        let client = self.client(address);
+        let address = address.to_string();
+        let message = ObjectRequest { r#type: type_name.to_string(), id: id.to_string() };
+        Box::pin(async move { outcome(&address, client?.delete(request(message, deadline)).await) })
+    }
+}

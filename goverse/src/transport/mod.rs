@@ -1,0 +1,152 @@
+//! The node-to-node transport: one tonic gRPC service (`goverse.v1.NodeService`), its server
+//! and a pool of clients that follows cluster membership.
+//!
+//! Payloads keep their codec tag; errors keep their kind, code and message; the caller's
+//! deadline travels as the gRPC timeout header; the call chain and the caller travel in the
+//! request.
+
+mod client;
+mod server;
+
+pub(crate) use client::PeerPool;
+pub(crate) use server::serve;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::{Codec, Payload};
+use crate::error::{Error, ErrorKind};
+use crate::object::Caller;
+
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+pub(crate) mod proto {
+    tonic::include_proto!("goverse.v1");
+}
+
+fn codec_from_name(name: &str) -> Result<Codec, Error> {
+    match name {
+        "msgpack" => Ok(Codec::MsgPack),
+        "json" => Ok(Codec::Json),
+        other => Err(Error::invalid_argument(format!(
+            "unknown codec `{other}`; expected `msgpack` or `json`"
+        ))),
+    }
+}
+
+impl From<Payload> for proto::Payload {
+    fn from(payload: Payload) -> Self {
+        proto::Payload {
+            codec: payload.codec.name().to_string(),
+            data: payload.bytes.to_vec(),
+        }
+    }
+}
+
+fn payload_from_wire(payload: Option<proto::Payload>) -> Result<Payload, Error> {
+    let payload = payload.ok_or_else(|| Error::invalid_argument("the request carries no payload"))?;
+    Ok(Payload::new(codec_from_name(&payload.codec)?, payload.data))
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::InvalidArgument => "invalid_argument",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::PermissionDenied => "permission_denied",
+        ErrorKind::Unauthenticated => "unauthenticated",
+        ErrorKind::ResourceExhausted => "resource_exhausted",
+        ErrorKind::Deadlock => "deadlock",
+        ErrorKind::App => "app",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+fn kind_from_name(name: &str) -> ErrorKind {
+    match name {
+        "not_found" => ErrorKind::NotFound,
+        "invalid_argument" => ErrorKind::InvalidArgument,
+        "timeout" => ErrorKind::Timeout,
+        "unavailable" => ErrorKind::Unavailable,
+        "permission_denied" => ErrorKind::PermissionDenied,
+        "unauthenticated" => ErrorKind::Unauthenticated,
+        "resource_exhausted" => ErrorKind::ResourceExhausted,
+        "deadlock" => ErrorKind::Deadlock,
+        "app" => ErrorKind::App,
+        _ => ErrorKind::Internal,
+    }
+}
+
+impl From<&Error> for proto::WireError {
+    fn from(error: &Error) -> Self {
+        proto::WireError {
+            kind: kind_name(error.kind()).to_string(),
+            code: error.code().unwrap_or_default().to_string(),
+            message: error.message().to_string(),
+        }
+    }
+}
+
+impl From<proto::WireError> for Error {
+    fn from(wire: proto::WireError) -> Self {
+        Error::from_parts(kind_from_name(&wire.kind), (!wire.code.is_empty()).then_some(wire.code), wire.message)
+    }
+}
+
+fn caller_to_wire(caller: &Caller) -> proto::Caller {
+    proto::Caller {
+        client_id: caller.client_id.clone().unwrap_or_default(),
+        identity: caller.identity.clone().unwrap_or_default(),
+    }
+}
+
+fn caller_from_wire(caller: proto::Caller) -> Caller {
+    Caller {
+        client_id: (!caller.client_id.is_empty()).then_some(caller.client_id),
+        identity: (!caller.identity.is_empty()).then_some(caller.identity),
+    }
+}
+
+/// Reads a gRPC timeout header value (`<digits><unit>`, units `H M S m u n`).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// A shared string for ids that arrive over the wire.
+fn shared_id(id: String) -> Arc<str> {
+    Arc::from(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_every_unit() {
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("150m"), Some(Duration::from_millis(150)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(parse_grpc_timeout(""), None);
+        assert_eq!(parse_grpc_timeout("12x"), None);
+    }
+
+    #[test]
+    fn errors_survive_the_wire() {
+        let error = Error::app("insufficient", "not enough");
+        let back = Error::from(proto::WireError::from(&error));
+        assert_eq!(back, error);
+        let error = Error::deadlock("cycle");
+        assert_eq!(Error::from(proto::WireError::from(&error)), error);
+    }
+}

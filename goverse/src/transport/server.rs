@@ -1,0 +1,101 @@
+//! The tonic server of the node service: hands every request to the router as a call that must
+//! be served here.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use super::proto::node_service_server::{NodeService, NodeServiceServer};
+use super::proto::{self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest};
+use super::{caller_from_wire, parse_grpc_timeout, payload_from_wire, shared_id};
+use crate::error::Result;
+use crate::routing::{IncomingCall, Router};
+
+/// The node service, backed by this node's router.
+#[derive(Debug)]
+struct NodeServer {
+    router: Router,
+}
+
+impl NodeServer {
+    /// The deadline the caller set (gRPC timeout header), or the node's default.
+    fn deadline<T>(&self, request: &Request<T>) -> Instant {
+        let timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .unwrap_or(self.router.config().call_timeout);
+        Instant::now() + timeout.min(Duration::from_secs(24 * 3600))
+    }
+}
+
+fn outcome(result: Result<()>) -> OutcomeReply {
+    OutcomeReply {
+        error: result.err().as_ref().map(proto::WireError::from),
+    }
+}
+
+#[tonic::async_trait]
+impl NodeService for NodeServer {
+    async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
+        let deadline = self.deadline(&request);
+        let request = request.into_inner();
+        let result = match payload_from_wire(request.args) {
+            Ok(args) => {
+                let call = IncomingCall {
+                    type_name: request.r#type,
+                    id: shared_id(request.id),
+                    method: request.method,
+                    args,
+                    chain: request.chain.into_iter().map(|entry| (entry.r#type, entry.id)).collect(),
+                    caller: request.caller.map(caller_from_wire),
+                    deadline,
+                };
+                self.router.serve_incoming(call).await
+            }
+            Err(error) => Err(error),
+        };
+        let outcome = match result {
+            Ok(payload) => proto::call_reply::Outcome::Result(payload.into()),
+            Err(error) => proto::call_reply::Outcome::Error((&error).into()),
+        };
+        Ok(Response::new(CallReply { outcome: Some(outcome) }))
+    }
+
+    async fn create(&self, request: Request<ObjectRequest>) -> Result<Response<OutcomeReply>, Status> {
+        let request = request.into_inner();
+        let result = self.router.serve_create(&request.r#type, shared_id(request.id)).await;
+        Ok(Response::new(outcome(result)))
+    }
+
+    async fn delete(&self, request: Request<ObjectRequest>) -> Result<Response<OutcomeReply>, Status> {
+        let request = request.into_inner();
+        let result = self.router.serve_delete(&request.r#type, shared_id(request.id)).await;
+        Ok(Response::new(outcome(result)))
+    }
+
+    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<NodeStatus>, Status> {
+        Ok(Response::new(NodeStatus {
+            node_id: self.router.config().node_id.clone(),
+            objects: self.router.activations().len() as u64,
+            shards: self.router.served_shards(),
+        }))
+    }
+}
+
+/// Serves the node service on `listener` until `shutdown` resolves.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(NodeServiceServer::new(NodeServer { router }))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| crate::Error::unavailable(format!("the node service stopped: {e}")))
+}
