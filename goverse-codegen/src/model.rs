@@ -90,6 +90,6 @@ pub(crate) struct HookModel {
     pub(crate) rust_name: Ident,
     /// Whether a `&Context` parameter follows the receiver.
     pub(crate) takes_context: bool,
-    /// Whether the hook returns a `Result`.
-    pub(crate) returns_result: bool,
+    /// Where the hook's `Result` return type is written, if it returns one.
+    pub(crate) result_span: Option<Span>,
 }

@@ -133,13 +133,12 @@ fn item_attrs(item: &ImplItem) -> &[Attribute] {
     }
 }
 
-/// Which goverse attribute `attr` is, if any: `method`, `goverse::method`, and so on.
+/// Which goverse attribute `attr` is, if any: `method`, `goverse::method`, or the same through
+/// a renamed crate (`gv::method`).
 pub(crate) fn mark_of(attr: &Attribute) -> Option<Mark> {
     let path = attr.path();
     let last = path.segments.last()?;
-    let in_goverse = path.segments.len() == 1
-        || (path.segments.len() == 2 && path.segments[0].ident == "goverse");
-    if !in_goverse {
+    if path.segments.len() > 2 {
         return None;
     }
     match last.ident.to_string().as_str() {

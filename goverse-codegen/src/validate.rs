@@ -204,8 +204,9 @@ fn check_signature(func: &ImplItemFn, mark: Mark, diagnostics: &mut Diagnostics)
         Some(FnArg::Receiver(receiver)) => {
             diagnostics.error_at(
                 receiver,
-                "take `&self` (shared turn) or `&mut self` (exclusive turn); the runtime keeps the \
-                 object, so it cannot be taken by value or in a box",
+                "write the receiver as `&self` (shared turn) or `&mut self` (exclusive turn); the \
+                 runtime keeps the object, so it cannot be taken by value, in a box or with an \
+                 explicit type",
             );
             None
         }
@@ -430,15 +431,15 @@ fn hook_model(marked: &Marked<'_>, diagnostics: &mut Diagnostics) -> Option<Hook
         );
     }
     let (takes_context, _) = params(&func.sig, marked.mark, diagnostics);
-    let returns_result = match &func.sig.output {
-        ReturnType::Default => false,
+    let result_span = match &func.sig.output {
+        ReturnType::Default => None,
         ReturnType::Type(_, ty) => match output(&func.sig, diagnostics) {
-            Some(Output::Result { ok, .. }) if matches!(&ok, Type::Tuple(t) if t.elems.is_empty()) => {
-                true
+            Some(Output::Result { ok, span }) if matches!(&ok, Type::Tuple(t) if t.elems.is_empty()) => {
+                Some(span)
             }
             Some(Output::Plain {
                 ty: Type::Tuple(t), ..
-            }) if t.elems.is_empty() => false,
+            }) if t.elems.is_empty() => None,
             _ => {
                 diagnostics.error_at(
                     ty,
@@ -447,7 +448,7 @@ fn hook_model(marked: &Marked<'_>, diagnostics: &mut Diagnostics) -> Option<Hook
                         marked.mark.attribute()
                     ),
                 );
-                false
+                None
             }
         },
     };
@@ -455,7 +456,7 @@ fn hook_model(marked: &Marked<'_>, diagnostics: &mut Diagnostics) -> Option<Hook
     Some(HookModel {
         rust_name: func.sig.ident.clone(),
         takes_context,
-        returns_result,
+        result_span,
     })
 }
 

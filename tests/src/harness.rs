@@ -136,6 +136,58 @@ fn send_signal(child: &mut Child, sig: Signal) -> bool {
     signal::kill(pid, sig).is_ok()
 }
 
+/// Whether every thread of process `pid` is stopped (by a signal or a tracer), according to
+/// `/proc`; `true` where `/proc` cannot tell.
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        // `PID (COMMAND) STATE ...`, where the command may itself contain spaces and parentheses.
+        std::fs::read_to_string(task.path().join("stat")).map_or(true, |stat| {
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            state.is_none_or(|state| state.starts_with(['T', 't']))
+        })
+    })
+}
+
+/// The descendants of process `pid` (children, their children, ...), according to `/proc`;
+/// none where `/proc` cannot tell.
+fn descendants(pid: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    // (pid, parent pid) of every process, from `PID (COMMAND) STATE PPID ...`.
+    let parents: Vec<(i32, i32)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![i32::try_from(pid).expect("pid fits in i32")];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        next += 1;
+    }
+    found.split_off(1)
+}
+
 /// Kills `child` with SIGKILL and reaps it.
 fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {
     // `Child::kill` sends SIGKILL, which also ends a stopped (paused) process.
@@ -386,14 +438,30 @@ impl Etcd {
         probe_health(self.config.client_addr(), limit)
     }
 
-    /// Freezes the server with SIGSTOP: connections are still accepted by the kernel but never
-    /// answered, as with a hung server. Does nothing if it is stopped or already paused.
+    /// Freezes the server with SIGSTOP, and waits until all its threads have stopped:
+    /// connections are then still accepted by the kernel but never answered, as with a hung
+    /// server. Does nothing if it is stopped or already paused.
     pub fn pause(&mut self) {
         if self.paused {
             return;
         }
-        if let Some(child) = lock(&self.child).as_mut() {
-            self.paused = send_signal(child, Signal::SIGSTOP);
+        let mut guard = lock(&self.child);
+        let Some(child) = guard.as_mut() else {
+            return;
+        };
+        self.paused = send_signal(child, Signal::SIGSTOP);
+        // The signal stops the threads one by one, as they get to run: until the last one
+        // stops, the others may still answer requests.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.paused && !all_threads_stopped(child.id()) {
+            if !matches!(child.try_wait(), Ok(None)) {
+                self.paused = false;
+            } else if Instant::now() >= deadline {
+                drop(guard);
+                self.fail("etcd did not stop within 5 s of SIGSTOP");
+            } else {
+                thread::sleep(Duration::from_millis(1));
+            }
         }
     }
 
@@ -431,8 +499,9 @@ impl Drop for Etcd {
 
 /// A child process for multi-process tests, its stdout and stderr captured into a log file.
 ///
-/// Only the child itself is signalled, not processes it spawns: give it a program that runs
-/// in place (or a shell command ending in `exec`). Dropping it kills the child.
+/// [`kill_hard`](Process::kill_hard), which also runs on drop, kills the processes the child
+/// started too (those still its descendants, such as the commands of a shell script);
+/// [`terminate`](Process::terminate) signals the child only.
 #[derive(Debug)]
 pub struct Process {
     child: Mutex<Child>,
@@ -483,43 +552,72 @@ impl Process {
     }
 
     /// Waits until the log has a complete line containing `needle` and returns that line
-    /// (without its newline); panics with the whole log if none appears within `limit`, or if
-    /// the process exits without writing one.
+    /// (without its newline), checking every 10 ms; panics with the whole log if none appears
+    /// within `limit`, or if the process exits without writing one.
+    ///
+    /// Blocks the thread; inside async tests use
+    /// [`wait_for_line_async`](Process::wait_for_line_async).
     pub fn wait_for_line(&self, needle: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
         loop {
-            // Check for an exit before reading, so that a line written just before exiting
-            // is still found.
-            let exited = lock(&self.child).try_wait().ok().flatten();
-            let log = self.log();
-            // Only complete lines: a line being written may be cut short.
-            let complete = log.rsplit_once('\n').map_or("", |(lines, _)| lines);
-            if let Some(line) = complete.lines().find(|line| line.contains(needle)) {
-                return line.to_string();
-            }
-            if let Some(status) = exited {
-                panic!(
-                    "{} (pid {}) exited ({status}) without writing a line containing {needle:?}\n\
-                     --- log ---\n{log}",
-                    self.program.display(),
-                    self.pid,
-                );
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} (pid {}) wrote no line containing {needle:?} within {limit:?}\n\
-                     --- log ---\n{log}",
-                    self.program.display(),
-                    self.pid,
-                );
+            if let Some(line) = self.find_line(needle, deadline, limit) {
+                return line;
             }
             thread::sleep(PROCESS_POLL);
         }
     }
 
-    /// Kills the process with SIGKILL and waits for it to exit. Does nothing if it has exited.
+    /// [`wait_for_line`](Process::wait_for_line) for async tests: waits on the tokio timer.
+    pub async fn wait_for_line_async(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.find_line(needle, deadline, limit) {
+                return line;
+            }
+            tokio::time::sleep(PROCESS_POLL).await;
+        }
+    }
+
+    /// The first complete line of the log containing `needle`, if any; panics with the log
+    /// if the process has exited or `deadline` has passed.
+    fn find_line(&self, needle: &str, deadline: Instant, limit: Duration) -> Option<String> {
+        // Check for an exit before reading, so that a line written just before exiting is
+        // still found.
+        let exited = lock(&self.child).try_wait().ok().flatten();
+        let log = self.log();
+        // Only complete lines: a line being written may be cut short.
+        let complete = log.rsplit_once('\n').map_or("", |(lines, _)| lines);
+        if let Some(line) = complete.lines().find(|line| line.contains(needle)) {
+            return Some(line.to_string());
+        }
+        let program = self.program.display();
+        let pid = self.pid;
+        if let Some(status) = exited {
+            panic!(
+                "{program} (pid {pid}) exited ({status}) without writing a line containing \
+                 {needle:?}\n--- log ---\n{log}"
+            );
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "{program} (pid {pid}) wrote no line containing {needle:?} within {limit:?}\n\
+                 --- log ---\n{log}"
+            );
+        }
+        None
+    }
+
+    /// Kills the process and the processes it started (still its descendants) with SIGKILL, and
+    /// waits for it to exit. Does nothing if it has exited.
     pub fn kill_hard(&mut self) {
-        kill_and_reap(self.child.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        // Freeze it first, so that it starts no more processes while they are looked up.
+        if send_signal(child, Signal::SIGSTOP) {
+            for pid in descendants(child.id()) {
+                let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        kill_and_reap(child);
     }
 
     /// Asks the process to exit with SIGTERM, without waiting; see
@@ -704,6 +802,47 @@ mod tests {
         assert!(status.is_some_and(|s| !s.success()), "{status:?}");
         assert!(began.elapsed() < Duration::from_secs(1));
         process.kill_hard(); // idempotent
+    }
+
+    #[test]
+    fn kill_hard_kills_what_the_process_started() {
+        let mut process = Process::spawn(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 30 & sleep 30 & echo ready; wait"],
+            &[],
+        );
+        process.wait_for_line("ready", Duration::from_secs(5));
+        let started = descendants(process.pid());
+        assert_eq!(started.len(), 2, "{started:?}");
+        process.kill_hard();
+        // Gone, or a zombie waiting for init to reap it.
+        let dead = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+                stat.rsplit_once(')')
+                    .unwrap()
+                    .1
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !started.iter().all(|&pid| dead(pid)) {
+            assert!(Instant::now() < deadline, "{started:?} outlived kill_hard");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[tokio::test]
+    async fn wait_for_line_async_awaits_output() {
+        let process = Process::spawn(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 0.2; echo listening on 1234; exec sleep 30"],
+            &[],
+        );
+        let line = process
+            .wait_for_line_async("listening", Duration::from_secs(5))
+            .await;
+        assert_eq!(line, "listening on 1234");
     }
 
     #[test]

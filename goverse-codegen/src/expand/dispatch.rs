@@ -68,8 +68,21 @@ fn method_marker(model: &ObjectModel, method: &MethodModel) -> TokenStream {
 fn convert(krate: &syn::Path, output: &Output) -> TokenStream {
     match output {
         Output::Plain { .. } => quote!(#krate::__private::ok),
-        Output::Result { span, .. } => quote_spanned!(*span=> #krate::__private::flatten),
+        Output::Result { span, .. } => flatten_at(krate, *span),
     }
+}
+
+/// `<krate>::__private::flatten`, every token spanned at `span` so that an error type without
+/// `Into<goverse::Error>` is reported on the user's return type.
+fn flatten_at(krate: &syn::Path, span: proc_macro2::Span) -> TokenStream {
+    let krate: TokenStream = quote!(#krate)
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
+    quote_spanned!(span=> #krate::__private::flatten)
 }
 
 fn object_impl(model: &ObjectModel) -> TokenStream {
@@ -117,10 +130,9 @@ fn object_impl(model: &ObjectModel) -> TokenStream {
 fn hook_fn(krate: &syn::Path, trait_fn: TokenStream, hook: &HookModel) -> TokenStream {
     let name = &hook.rust_name;
     let ctx = hook.takes_context.then(|| quote!(__goverse_ctx));
-    let convert = if hook.returns_result {
-        quote!(#krate::__private::flatten)
-    } else {
-        quote!(#krate::__private::ok)
+    let convert = match hook.result_span {
+        Some(span) => flatten_at(krate, span),
+        None => quote!(#krate::__private::ok),
     };
     quote! {
         fn #trait_fn<'a>(

@@ -10,9 +10,14 @@ use crate::parse::mark_of;
 pub(crate) fn strip_goverse_attributes(item: &ItemImpl) -> TokenStream {
     let mut item = item.clone();
     for impl_item in &mut item.items {
-        if let ImplItem::Fn(func) = impl_item {
-            func.attrs.retain(|attr| mark_of(attr).is_none());
-        }
+        let attrs = match impl_item {
+            ImplItem::Fn(func) => &mut func.attrs,
+            ImplItem::Const(constant) => &mut constant.attrs,
+            ImplItem::Type(ty) => &mut ty.attrs,
+            ImplItem::Macro(mac) => &mut mac.attrs,
+            _ => continue,
+        };
+        attrs.retain(|attr| mark_of(attr).is_none());
     }
     item.into_token_stream()
 }
