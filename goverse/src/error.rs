@@ -175,7 +175,11 @@ impl Error {
 
     /// The error for a call that reached a node that does not own the object.
     pub(crate) fn moved(message: impl Into<String>) -> Self {
-        Error::from_parts(ErrorKind::Unavailable, Some(MOVED.to_string()), message.into())
+        Error::from_parts(
+            ErrorKind::Unavailable,
+            Some(MOVED.to_string()),
+            message.into(),
+        )
     }
 
     /// Whether this is a [`Error::moved`] error.

@@ -1,5 +1,7 @@
 //! [`Node`] and [`NodeBuilder`]: the only place that wires every subsystem together.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +9,10 @@ use tokio::task::JoinHandle;
 
 use crate::codec::Payload;
 use crate::config::NodeConfig;
-use crate::coordinator::{Coordinator, LocalCoordinator};
+use crate::config::file::{
+    ClusterFile, DEFAULT_LEASE_TTL, DEFAULT_MIN_QUORUM, DEFAULT_PREFIX, DEFAULT_STABILITY_WINDOW,
+};
+use crate::coordinator::{ClusterView, Coordinator, LocalCoordinator};
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::registry::Registry;
@@ -22,6 +27,33 @@ use crate::routing::{CallOptions, ObjectHandle, Router};
 #[must_use = "a builder does nothing until `start` is called"]
 pub struct NodeBuilder {
     config: NodeConfig,
+    cluster: ClusterOptions,
+}
+
+/// How the node joins a cluster; all empty for an embedded node.
+#[derive(Debug, Clone)]
+struct ClusterOptions {
+    etcd: Vec<String>,
+    prefix: String,
+    listen: SocketAddr,
+    advertise: Option<String>,
+    lease_ttl: Duration,
+    stability_window: Duration,
+    min_quorum: usize,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            etcd: Vec::new(),
+            prefix: DEFAULT_PREFIX.to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            stability_window: DEFAULT_STABILITY_WINDOW,
+            min_quorum: DEFAULT_MIN_QUORUM,
+        }
+    }
 }
 
 impl NodeBuilder {
@@ -49,6 +81,70 @@ impl NodeBuilder {
         self
     }
 
+    /// Joins the cluster kept in etcd at `endpoints` (`host:port`); without this the node runs
+    /// embedded. Needs the `etcd` cargo feature.
+    pub fn etcd<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.cluster.etcd = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The etcd key prefix of the cluster (default `/goverse`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.cluster.prefix = prefix.into();
+        self
+    }
+
+    /// The address the node service listens on (default `127.0.0.1:0`, any free port).
+    pub fn listen(mut self, address: SocketAddr) -> Self {
+        self.cluster.listen = address;
+        self
+    }
+
+    /// The `host:port` other nodes reach this node at (default: the listening address).
+    pub fn advertise(mut self, address: impl Into<String>) -> Self {
+        self.cluster.advertise = Some(address.into());
+        self
+    }
+
+    /// How long the node's registration lives without renewal (default 5 s). A node that cannot
+    /// renew it in time stops serving; a node that dies loses its shards after it.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.cluster.lease_ttl = ttl;
+        self
+    }
+
+    /// How long membership must be unchanged before shards are reassigned (default 1 s).
+    pub fn stability_window(mut self, window: Duration) -> Self {
+        self.cluster.stability_window = window;
+        self
+    }
+
+    /// The number of live nodes needed before shards are assigned (default 1).
+    pub fn min_quorum(mut self, nodes: usize) -> Self {
+        self.cluster.min_quorum = nodes;
+        self
+    }
+
+    /// Takes every setting of node `node_id` from a cluster YAML file (see
+    /// [`ClusterFile`](crate::config::ClusterFile)); builder calls made after this one override it.
+    pub fn config_file(mut self, path: impl AsRef<Path>, node_id: &str) -> Result<Self> {
+        let settings = ClusterFile::load(path.as_ref())?.node(node_id)?;
+        self.config.node_id = settings.node_id;
+        self.config.shards = settings.shards;
+        self.config.call_timeout = settings.call_timeout;
+        self.config.idle_timeout = settings.idle_timeout;
+        self.cluster = ClusterOptions {
+            etcd: settings.etcd,
+            prefix: settings.prefix,
+            listen: settings.listen,
+            advertise: Some(settings.advertise),
+            lease_ttl: settings.lease_ttl,
+            stability_window: settings.stability_window,
+            min_quorum: settings.min_quorum,
+        };
+        Ok(self)
+    }
+
     /// Starts the node. Must be called inside a tokio runtime.
     pub async fn start(self) -> Result<Node> {
         let config = self.config;
@@ -61,6 +157,9 @@ impl NodeBuilder {
             ));
         }
         let registry = Registry::collect()?;
+        if !self.cluster.etcd.is_empty() {
+            return start_cluster(config, self.cluster, registry).await;
+        }
         let coordinator: Arc<dyn Coordinator> =
             Arc::new(LocalCoordinator::new(config.node_id.clone(), config.shards));
         coordinator.join().await?;
@@ -68,17 +167,81 @@ impl NodeBuilder {
         // Serve the shards this node owns before `start` returns.
         let view = coordinator.view().borrow().clone();
         router.apply_view(&view).await;
-        let tasks = vec![
-            tokio::spawn(router.clone().follow_view()),
-            tokio::spawn(collect_idle(router.clone(), config.idle_timeout)),
-        ];
-        tracing::info!(node = %config.node_id, shards = config.shards, "node started");
-        Ok(Node {
-            router,
-            coordinator,
-            tasks,
-        })
+        Ok(Node::running(router, coordinator, None, Vec::new()))
     }
+}
+
+/// Starts a node that joins an etcd cluster and serves peers over gRPC.
+#[cfg(feature = "etcd")]
+async fn start_cluster(
+    mut config: NodeConfig,
+    cluster: ClusterOptions,
+    registry: Registry,
+) -> Result<Node> {
+    use crate::coordinator::etcd::{EtcdCoordinator, EtcdSettings};
+    if cluster.lease_ttl < Duration::from_secs(2) {
+        return Err(Error::invalid_argument("lease_ttl must be at least 2s"));
+    }
+    if cluster.min_quorum == 0 {
+        return Err(Error::invalid_argument("min_quorum must be at least 1"));
+    }
+    let listener = tokio::net::TcpListener::bind(cluster.listen)
+        .await
+        .map_err(|e| Error::unavailable(format!("cannot listen on {}: {e}", cluster.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::unavailable(format!("cannot read the listening address: {e}")))?;
+    let advertise = cluster.advertise.unwrap_or_else(|| local.to_string());
+    if config.node_id == NodeConfig::default().node_id {
+        config.node_id = advertise.clone();
+    }
+    let settings = EtcdSettings {
+        endpoints: cluster.etcd,
+        prefix: cluster.prefix,
+        lease_ttl: cluster.lease_ttl,
+        stability_window: cluster.stability_window,
+        min_quorum: cluster.min_quorum,
+        advertise: advertise.clone(),
+    };
+    let coordinator =
+        Arc::new(EtcdCoordinator::connect(config.node_id.clone(), config.shards, settings).await?);
+    let peers = Arc::new(crate::transport::PeerPool::default());
+    let router = Router::new(
+        config,
+        registry,
+        coordinator.clone(),
+        Some(peers),
+        Some(advertise.clone()),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = crate::transport::serve(listener, router.clone(), async {
+        let _ = stopped.await;
+    });
+    let server = tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "node service failed");
+        }
+    });
+    coordinator.join().await?;
+    Ok(Node::running(
+        router,
+        coordinator,
+        Some((advertise, stop)),
+        vec![server],
+    ))
+}
+
+/// Without the `etcd` feature there is no cluster to join.
+#[cfg(not(feature = "etcd"))]
+async fn start_cluster(
+    _config: NodeConfig,
+    _cluster: ClusterOptions,
+    _registry: Registry,
+) -> Result<Node> {
+    Err(Error::invalid_argument(
+        "etcd endpoints were given, but goverse was built without its `etcd` cargo feature; \
+         enable it (goverse = { features = [\"etcd\"] }) to run a cluster",
+    ))
 }
 
 /// Deactivates idle objects, checking a few times per idle timeout.
@@ -106,11 +269,66 @@ pub struct ObjectTypeInfo {
 pub struct Node {
     router: Router,
     coordinator: Arc<dyn Coordinator>,
+    /// The node service's address and the signal that stops it (cluster nodes only).
+    service: Option<(String, tokio::sync::oneshot::Sender<()>)>,
     /// Background tasks that end with the node.
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Node {
+    fn running(
+        router: Router,
+        coordinator: Arc<dyn Coordinator>,
+        service: Option<(String, tokio::sync::oneshot::Sender<()>)>,
+        mut tasks: Vec<JoinHandle<()>>,
+    ) -> Node {
+        let idle = router.config().idle_timeout;
+        tasks.push(tokio::spawn(router.clone().follow_view()));
+        tasks.push(tokio::spawn(collect_idle(router.clone(), idle)));
+        tracing::info!(node = %coordinator.node_id(), "node started");
+        Node {
+            router,
+            coordinator,
+            service,
+            tasks,
+        }
+    }
+
+    /// The address peers reach this node at (cluster nodes only).
+    pub fn address(&self) -> Option<&str> {
+        self.service.as_ref().map(|(address, _)| address.as_str())
+    }
+
+    /// The cluster as this node sees it now.
+    pub fn cluster_view(&self) -> Arc<ClusterView> {
+        self.coordinator.view().borrow().clone()
+    }
+
+    /// Waits until the node is ready: membership is stable, every shard has a target, and this
+    /// node serves every shard targeted at it.
+    pub async fn wait_ready(&self, limit: Duration) -> Result<()> {
+        let mut views = self.coordinator.view();
+        let me = self.coordinator.node_id().to_string();
+        let check = async {
+            loop {
+                let view = views.borrow_and_update().clone();
+                let mine = (0..view.targets.shard_count())
+                    .filter(|&shard| view.targets.owner(shard) == Some(me.as_str()))
+                    .count();
+                if view.ready && self.router.served_shards().len() == mine {
+                    return;
+                }
+                tokio::select! {
+                    _ = views.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+            }
+        };
+        tokio::time::timeout(limit, check)
+            .await
+            .map_err(|_| Error::timeout(format!("node `{me}` was not ready within {limit:?}")))
+    }
+
     /// A builder for a node.
     pub fn builder() -> NodeBuilder {
         NodeBuilder::default()
@@ -194,11 +412,14 @@ impl Node {
     /// Stops the node gracefully, in this order: refuses new calls, lets queued turns finish,
     /// deactivates every object (running `on_deactivate`), releases its shards so that other
     /// nodes take over at once, then leaves the cluster.
-    pub async fn shutdown(self) -> Result<()> {
+    pub async fn shutdown(mut self) -> Result<()> {
         self.router.stop_serving().await;
-        self.coordinator.leave().await?;
+        let left = self.coordinator.leave().await;
+        if let Some((_, stop)) = self.service.take() {
+            let _ = stop.send(());
+        }
         tracing::info!(node = %self.coordinator.node_id(), "node stopped");
-        Ok(())
+        left
     }
 }
 

@@ -338,3 +338,51 @@ impl Ticker {
         self.ticks
     }
 }
+
+/// Process-wide count of live activations per `Placed` id, and how often two were live at once.
+fn placements() -> &'static Mutex<(HashMap<String, usize>, usize)> {
+    static PLACEMENTS: OnceLock<Mutex<(HashMap<String, usize>, usize)>> = OnceLock::new();
+    PLACEMENTS.get_or_init(Default::default)
+}
+
+/// How many times two activations of one `Placed` object were live at the same moment.
+pub fn double_activations() -> usize {
+    placements().lock().unwrap().1
+}
+
+/// Knows which node it is active on; counts live activations process-wide, so that tests with
+/// several nodes in one process can check that an object is never active twice.
+#[derive(Debug, Default)]
+pub struct Placed {
+    node: String,
+    calls: u64,
+}
+
+#[goverse::object]
+impl Placed {
+    #[on_activate]
+    async fn placed(&mut self, ctx: &Context) {
+        self.node = ctx.node_id().to_string();
+        let mut placements = placements().lock().unwrap();
+        let live = placements.0.entry(ctx.object_id().to_string()).or_default();
+        *live += 1;
+        if *live > 1 {
+            placements.1 += 1;
+        }
+    }
+
+    #[on_deactivate]
+    async fn unplaced(&mut self, ctx: &Context) {
+        let mut placements = placements().lock().unwrap();
+        if let Some(live) = placements.0.get_mut(ctx.object_id()) {
+            *live -= 1;
+        }
+    }
+
+    /// The node this activation runs on and the calls it served.
+    #[method(idempotent)]
+    pub async fn hit(&mut self) -> (String, u64) {
+        self.calls += 1;
+        (self.node.clone(), self.calls)
+    }
+}

@@ -116,7 +116,10 @@ impl<T: Object> Activation<T> {
             panicked: false,
         };
         let ctx = self.context_for(router, &meta);
-        let state = lease.state.as_deref_mut().expect("a lease holds the state until dropped");
+        let state = lease
+            .state
+            .as_deref_mut()
+            .expect("a lease holds the state until dropped");
         // Boxed: a method that calls its own type would otherwise give an infinitely sized future.
         let turn: BoxFuture<'_, Result<M::Output>> = Box::pin(M::invoke(state, &ctx, args));
         let (result, outcome) = guarded(turn, meta.deadline, meta.method, &ctx).await;

@@ -151,6 +151,11 @@ impl Context {
         self.key.type_name()
     }
 
+    /// The id of the node this turn runs on.
+    pub fn node_id(&self) -> &str {
+        &self.router.config().node_id
+    }
+
     /// Who made the call, when it came through a gate.
     pub fn caller(&self) -> Option<&Caller> {
         self.caller.as_ref()

@@ -15,8 +15,8 @@ use crate::codec::Payload;
 use crate::error::Result;
 use crate::routing::ObjectHandle;
 
-pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use args::{Args, MAX_ARGS};
+pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use context::{Caller, Context, TimerHandle};
 pub use registry::ObjectRegistration;
 

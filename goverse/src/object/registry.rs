@@ -77,19 +77,27 @@ pub(crate) trait ObjectType: Send + Sync {
     fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
     /// Serves a create (`true`) or delete routed here by a peer.
     #[cfg(feature = "etcd")]
-    fn serve_lifecycle(&self, router: &Router, id: Arc<str>, create: bool) -> BoxFuture<'static, Result<()>>;
+    fn serve_lifecycle(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        create: bool,
+    ) -> BoxFuture<'static, Result<()>>;
 }
 
 /// The dispatch-table entry of `method`, or a `NotFound` error listing the type's methods.
 fn find_method<T: Object>(method: &str) -> Result<&'static MethodEntry<T>> {
-    T::METHODS.iter().find(|entry| entry.info().name == method).ok_or_else(|| {
-        let names: Vec<&str> = T::METHODS.iter().map(|e| e.info().name).collect();
-        Error::not_found(format!(
-            "object type `{}` has no method `{method}`; its methods are: {}",
-            T::TYPE_NAME,
-            names.join(", ")
-        ))
-    })
+    T::METHODS
+        .iter()
+        .find(|entry| entry.info().name == method)
+        .ok_or_else(|| {
+            let names: Vec<&str> = T::METHODS.iter().map(|e| e.info().name).collect();
+            Error::not_found(format!(
+                "object type `{}` has no method `{method}`; its methods are: {}",
+                T::TYPE_NAME,
+                names.join(", ")
+            ))
+        })
 }
 
 struct TypedObjectType<T>(PhantomData<fn() -> T>);
@@ -131,7 +139,12 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
     }
 
     #[cfg(feature = "etcd")]
-    fn serve_lifecycle(&self, router: &Router, id: Arc<str>, create: bool) -> BoxFuture<'static, Result<()>> {
+    fn serve_lifecycle(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        create: bool,
+    ) -> BoxFuture<'static, Result<()>> {
         let router = router.clone();
         Box::pin(async move { router.serve_lifecycle::<T>(id, create).await })
     }

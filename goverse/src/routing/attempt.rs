@@ -40,7 +40,12 @@ pub(crate) trait Attempt: Send {
     /// Runs the call on this node.
     fn local(&mut self, router: &Router) -> impl Future<Output = Step<Self::Output>> + Send;
     /// Runs the call on the node at `address`.
-    fn remote(&mut self, router: &Router, peers: Arc<dyn Peers>, address: String) -> impl Future<Output = Step<Self::Output>> + Send;
+    fn remote(
+        &mut self,
+        router: &Router,
+        peers: Arc<dyn Peers>,
+        address: String,
+    ) -> impl Future<Output = Step<Self::Output>> + Send;
 }
 
 /// What a failed remote try means for the next one.
@@ -121,20 +126,42 @@ impl<M: Method> Attempt for TypedAttempt<M> {
             return Step::Done(Err(Error::internal("a typed call ran twice")));
         };
         let (tx, rx) = oneshot::channel();
-        router.enqueue(&self.key, (self.into_job)(TypedCall::new(args, tx, self.meta.clone())));
-        Step::Done(router.await_reply(rx, self.meta.deadline, &self.key, M::NAME).await)
+        router.enqueue(
+            &self.key,
+            (self.into_job)(TypedCall::new(args, tx, self.meta.clone())),
+        );
+        Step::Done(
+            router
+                .await_reply(rx, self.meta.deadline, &self.key, M::NAME)
+                .await,
+        )
     }
 
-    async fn remote(&mut self, _router: &Router, peers: Arc<dyn Peers>, address: String) -> Step<M::Output> {
+    async fn remote(
+        &mut self,
+        _router: &Router,
+        peers: Arc<dyn Peers>,
+        address: String,
+    ) -> Step<M::Output> {
         let Some(args) = &self.args else {
             return Step::Done(Err(Error::internal("a typed call ran twice")));
         };
-        let payload = match Codec::MsgPack.encode(&NamedArgs { names: M::PARAMS, args }) {
+        let payload = match Codec::MsgPack.encode(&NamedArgs {
+            names: M::PARAMS,
+            args,
+        }) {
             Ok(payload) => payload,
             Err(error) => return Step::Done(Err(error)),
         };
-        match peers.call(&address, outgoing(&self.key, M::NAME, payload, &self.meta)).await {
-            Ok(result) => Step::Done(result.decode::<M::Output>(&format!("the result of {}.{}", self.key.type_name(), M::NAME))),
+        match peers
+            .call(&address, outgoing(&self.key, M::NAME, payload, &self.meta))
+            .await
+        {
+            Ok(result) => Step::Done(result.decode::<M::Output>(&format!(
+                "the result of {}.{}",
+                self.key.type_name(),
+                M::NAME
+            ))),
             Err(error) => remote_failure(error, M::IDEMPOTENT),
         }
     }
@@ -149,8 +176,18 @@ pub(crate) struct EncodedAttempt<T: Object> {
 }
 
 impl<T: Object> EncodedAttempt<T> {
-    pub(crate) fn new(key: ObjectKey, entry: &'static MethodEntry<T>, args: Payload, meta: CallMeta) -> Self {
-        EncodedAttempt { key, entry, args, meta }
+    pub(crate) fn new(
+        key: ObjectKey,
+        entry: &'static MethodEntry<T>,
+        args: Payload,
+        meta: CallMeta,
+    ) -> Self {
+        EncodedAttempt {
+            key,
+            entry,
+            args,
+            meta,
+        }
     }
 }
 
@@ -179,11 +216,25 @@ impl<T: Object> Attempt for EncodedAttempt<T> {
             Ok(job) => router.enqueue(&self.key, job),
             Err(error) => return Step::Done(Err(error)),
         }
-        Step::Done(router.await_reply(rx, self.meta.deadline, &self.key, self.entry.info().name).await)
+        Step::Done(
+            router
+                .await_reply(rx, self.meta.deadline, &self.key, self.entry.info().name)
+                .await,
+        )
     }
 
-    async fn remote(&mut self, _router: &Router, peers: Arc<dyn Peers>, address: String) -> Step<Payload> {
-        let call = outgoing(&self.key, self.entry.info().name, self.args.clone(), &self.meta);
+    async fn remote(
+        &mut self,
+        _router: &Router,
+        peers: Arc<dyn Peers>,
+        address: String,
+    ) -> Step<Payload> {
+        let call = outgoing(
+            &self.key,
+            self.entry.info().name,
+            self.args.clone(),
+            &self.meta,
+        );
         match peers.call(&address, call).await {
             Ok(result) => Step::Done(Ok(result)),
             Err(error) => remote_failure(error, self.entry.info().idempotent),
@@ -236,14 +287,27 @@ impl<T: Object> Attempt for LifecycleAttempt<T> {
 
     async fn local(&mut self, router: &Router) -> Step<()> {
         if !self.create {
-            return Step::Done(router.deactivate_local(&self.key, DeactivateReason::Delete).await);
+            return Step::Done(
+                router
+                    .deactivate_local(&self.key, DeactivateReason::Delete)
+                    .await,
+            );
         }
         let (tx, rx) = oneshot::channel();
         router.enqueue(&self.key, Job::<T>::Ensure(tx));
-        Step::Done(router.await_reply(rx, self.deadline, &self.key, "create").await)
+        Step::Done(
+            router
+                .await_reply(rx, self.deadline, &self.key, "create")
+                .await,
+        )
     }
 
-    async fn remote(&mut self, _router: &Router, peers: Arc<dyn Peers>, address: String) -> Step<()> {
+    async fn remote(
+        &mut self,
+        _router: &Router,
+        peers: Arc<dyn Peers>,
+        address: String,
+    ) -> Step<()> {
         let (type_name, id) = (self.key.type_name(), self.key.id());
         let result = if self.create {
             peers.create(&address, type_name, id, self.deadline).await
@@ -269,7 +333,11 @@ impl Router {
     ) {
         let router = self.clone();
         tokio::spawn(async move {
-            reply(router.routed(TypedAttempt::<M>::new(key, meta, args, into_job)).await);
+            reply(
+                router
+                    .routed(TypedAttempt::<M>::new(key, meta, args, into_job))
+                    .await,
+            );
         });
     }
 }

@@ -36,7 +36,11 @@ pub struct ObjectHandle {
 
 impl ObjectHandle {
     pub(crate) fn new(router: Router, id: Arc<str>, options: CallOptions) -> Self {
-        ObjectHandle { router, id, options }
+        ObjectHandle {
+            router,
+            id,
+            options,
+        }
     }
 
     /// The object id.
@@ -53,11 +57,15 @@ impl ObjectHandle {
 
     /// Calls an `&mut self` method.
     pub async fn call_exclusive<M: ExclusiveMethod>(&self, args: M::Args) -> Result<M::Output> {
-        self.router.call_exclusive::<M>(&self.id, &self.options, args).await
+        self.router
+            .call_exclusive::<M>(&self.id, &self.options, args)
+            .await
     }
 
     /// Calls an `&self` method.
     pub async fn call_shared<M: SharedMethod>(&self, args: M::Args) -> Result<M::Output> {
-        self.router.call_shared::<M>(&self.id, &self.options, args).await
+        self.router
+            .call_shared::<M>(&self.id, &self.options, args)
+            .await
     }
 }

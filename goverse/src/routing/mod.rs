@@ -33,8 +33,8 @@ use crate::object::registry::Registry;
 use crate::object::{ExclusiveMethod, MethodEntry, Object, SharedMethod};
 use crate::sharding::{IdForm, ShardId, parse_id_form, shard_of};
 
-use attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step, TypedAttempt};
 pub(crate) use attempt::IntoJob;
+use attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step, TypedAttempt};
 pub(crate) use handle::CallOptions;
 pub use handle::ObjectHandle;
 #[cfg(feature = "etcd")]
@@ -60,9 +60,21 @@ pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
     /// Runs a call on the node at `address`.
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
     /// Activates an object on the node at `address`.
-    fn create(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>>;
+    fn create(
+        &self,
+        address: &str,
+        type_name: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<()>>;
     /// Deactivates an object on the node at `address`.
-    fn delete(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>>;
+    fn delete(
+        &self,
+        address: &str,
+        type_name: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<()>>;
 }
 
 /// Where a call goes now.
@@ -171,6 +183,13 @@ impl Router {
         }
     }
 
+    /// The shards this node serves now.
+    pub(crate) fn served_shards(&self) -> Vec<ShardId> {
+        (0..self.inner.config.shards)
+            .filter(|shard| self.inner.serving[*shard as usize].load(Ordering::Acquire))
+            .collect()
+    }
+
     fn shutting_down(&self) -> Error {
         Error::unavailable(format!(
             "node `{}` is shutting down and takes no new calls",
@@ -194,7 +213,9 @@ impl Router {
         }
         let view = self.inner.view.borrow();
         if view.fenced {
-            return Ok(Route::Wait("this node lost its cluster registration".into()));
+            return Ok(Route::Wait(
+                "this node lost its cluster registration".into(),
+            ));
         }
         let owner = view.owners.owner(shard);
         let target = view.targets.owner(shard);
@@ -214,7 +235,11 @@ impl Router {
 
     fn route_pinned(&self, key: &ObjectKey, node: &str, admitting: bool) -> Result<Route> {
         if self.is_self(node) {
-            return if admitting { Ok(Route::Local) } else { Err(self.shutting_down()) };
+            return if admitting {
+                Ok(Route::Local)
+            } else {
+                Err(self.shutting_down())
+            };
         }
         let view = self.inner.view.borrow();
         let address = view
@@ -232,7 +257,12 @@ impl Router {
     }
 
     /// Validates a call and computes its metadata.
-    fn prepare(&self, key: &ObjectKey, method: &'static str, options: &CallOptions) -> Result<CallMeta> {
+    fn prepare(
+        &self,
+        key: &ObjectKey,
+        method: &'static str,
+        options: &CallOptions,
+    ) -> Result<CallMeta> {
         validate_id(key.id())?;
         options.chain.check(key)?;
         let timeout = options.timeout.unwrap_or(self.inner.config.call_timeout);
@@ -259,7 +289,9 @@ impl Router {
                 Route::Local => attempt.local(self).await,
                 Route::Remote(address) => match &self.inner.peers {
                     Some(peers) => attempt.remote(self, peers.clone(), address).await,
-                    None => Step::Done(Err(Error::unavailable("this node has no transport to peers"))),
+                    None => Step::Done(Err(Error::unavailable(
+                        "this node has no transport to peers",
+                    ))),
                 },
                 Route::Wait(why) => Step::Retry(why),
             };
@@ -285,8 +317,15 @@ impl Router {
                     }
                 }
             };
-            if tokio::time::timeout_at(attempt.deadline(), change).await.is_err() {
-                let error = deadline_error(attempt.key().type_name(), attempt.what(), attempt.key().id());
+            if tokio::time::timeout_at(attempt.deadline(), change)
+                .await
+                .is_err()
+            {
+                let error = deadline_error(
+                    attempt.key().type_name(),
+                    attempt.what(),
+                    attempt.key().id(),
+                );
                 return Err(error.prefixed(format_args!("{why}")));
             }
         }
@@ -301,7 +340,11 @@ impl Router {
     /// serves the object.
     pub(crate) fn enqueue<T: Object>(&self, key: &ObjectKey, mut job: Job<T>) {
         loop {
-            let activation = match self.inner.activations.get_or_insert::<T>(key, || self.may_activate(key)) {
+            let activation = match self
+                .inner
+                .activations
+                .get_or_insert::<T>(key, || self.may_activate(key))
+            {
                 Ok(activation) => activation,
                 Err(_) => return self.reroute(key.clone(), job),
             };
@@ -331,7 +374,11 @@ impl Router {
             Job::Ensure(done) => {
                 tokio::spawn(async move {
                     let deadline = Instant::now() + router.inner.config.call_timeout;
-                    let _ = done.send(router.routed(LifecycleAttempt::<T>::create(key, deadline)).await);
+                    let _ = done.send(
+                        router
+                            .routed(LifecycleAttempt::<T>::create(key, deadline))
+                            .await,
+                    );
                 });
             }
             Job::Deactivate(request) => request.finish(Ok(())),
@@ -339,7 +386,13 @@ impl Router {
     }
 
     /// Waits for the reply of a queued job.
-    async fn await_reply<O>(&self, reply: oneshot::Receiver<Result<O>>, deadline: Instant, key: &ObjectKey, method: &str) -> Result<O> {
+    async fn await_reply<O>(
+        &self,
+        reply: oneshot::Receiver<Result<O>>,
+        deadline: Instant,
+        key: &ObjectKey,
+        method: &str,
+    ) -> Result<O> {
         match tokio::time::timeout_at(deadline, reply).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::unavailable(format!(
@@ -353,25 +406,42 @@ impl Router {
 
     /// A typed call to an `&mut self` method. When the object is active and idle here, the
     /// caller's task runs the turn itself; otherwise the call is routed like any other.
-    pub(crate) async fn call_exclusive<M: ExclusiveMethod>(&self, id: &Arc<str>, options: &CallOptions, args: M::Args) -> Result<M::Output> {
+    pub(crate) async fn call_exclusive<M: ExclusiveMethod>(
+        &self,
+        id: &Arc<str>,
+        options: &CallOptions,
+        args: M::Args,
+    ) -> Result<M::Output> {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
         if let Ok(Route::Local) = self.route(&key)
-            && let Ok(activation) = self.inner.activations.get_or_insert::<M::Object>(&key, || self.may_activate(&key))
+            && let Ok(activation) = self
+                .inner
+                .activations
+                .get_or_insert::<M::Object>(&key, || self.may_activate(&key))
             && let Some(state) = activation.try_claim(&meta)
         {
             return activation.run_claimed::<M>(self, state, args, meta).await;
         }
-        self.routed(TypedAttempt::<M>::new(key, meta, args, |call| Job::Exclusive(Box::new(call))))
-            .await
+        self.routed(TypedAttempt::<M>::new(key, meta, args, |call| {
+            Job::Exclusive(Box::new(call))
+        }))
+        .await
     }
 
     /// A typed call to an `&self` method.
-    pub(crate) async fn call_shared<M: SharedMethod>(&self, id: &Arc<str>, options: &CallOptions, args: M::Args) -> Result<M::Output> {
+    pub(crate) async fn call_shared<M: SharedMethod>(
+        &self,
+        id: &Arc<str>,
+        options: &CallOptions,
+        args: M::Args,
+    ) -> Result<M::Output> {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
-        self.routed(TypedAttempt::<M>::new(key, meta, args, |call| Job::Shared(Box::new(call))))
-            .await
+        self.routed(TypedAttempt::<M>::new(key, meta, args, |call| {
+            Job::Shared(Box::new(call))
+        }))
+        .await
     }
 
     /// An encoded call: arguments and result travel as payloads in the caller's codec.
@@ -384,13 +454,23 @@ impl Router {
     ) -> Result<Payload> {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         let meta = self.prepare(&key, entry.info().name, &options)?;
-        self.routed(EncodedAttempt::new(key, entry, args, meta)).await
+        self.routed(EncodedAttempt::new(key, entry, args, meta))
+            .await
     }
 
     /// A call that names the type and method as strings.
-    pub(crate) async fn call_by_name(&self, type_name: &str, id: &str, method: &str, args: Payload, options: CallOptions) -> Result<Payload> {
+    pub(crate) async fn call_by_name(
+        &self,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        args: Payload,
+        options: CallOptions,
+    ) -> Result<Payload> {
         let object_type = self.inner.registry.get(type_name)?.clone();
-        object_type.call(self, Arc::from(id), method, args, options).await
+        object_type
+            .call(self, Arc::from(id), method, args, options)
+            .await
     }
 
     /// Activates the object wherever it lives.
@@ -398,7 +478,8 @@ impl Router {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         validate_id(key.id())?;
         let deadline = Instant::now() + self.inner.config.call_timeout;
-        self.routed(LifecycleAttempt::<T>::create(key, deadline)).await
+        self.routed(LifecycleAttempt::<T>::create(key, deadline))
+            .await
     }
 
     /// Deactivates the object wherever it lives (running `on_deactivate`) once its queued calls
@@ -407,7 +488,8 @@ impl Router {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         validate_id(key.id())?;
         let deadline = Instant::now() + self.inner.config.call_timeout;
-        self.routed(LifecycleAttempt::<T>::delete(key, deadline)).await
+        self.routed(LifecycleAttempt::<T>::delete(key, deadline))
+            .await
     }
 
     /// Deactivates `key` here if it is active; `Ok` if it is not.

@@ -57,13 +57,16 @@ impl Router {
         }
         let release: Vec<ShardId> = (0..shards)
             .filter(|&shard| {
-                view.owners.owner(shard) == Some(me.as_str()) && view.targets.owner(shard) != Some(me.as_str())
+                view.owners.owner(shard) == Some(me.as_str())
+                    && view.targets.owner(shard) != Some(me.as_str())
             })
             .collect();
         let release = if admitting {
             release
         } else {
-            (0..shards).filter(|&shard| view.owners.owner(shard) == Some(me.as_str())).collect()
+            (0..shards)
+                .filter(|&shard| view.owners.owner(shard) == Some(me.as_str()))
+                .collect()
         };
         if !release.is_empty() {
             if let Err(error) = self.inner.coordinator.release(release).await {
@@ -74,7 +77,9 @@ impl Router {
             return;
         }
         let claim: Vec<ShardId> = (0..shards)
-            .filter(|&shard| view.targets.owner(shard) == Some(me.as_str()) && view.owners.owner(shard).is_none())
+            .filter(|&shard| {
+                view.targets.owner(shard) == Some(me.as_str()) && view.owners.owner(shard).is_none()
+            })
             .collect();
         if !claim.is_empty() {
             if let Err(error) = self.inner.coordinator.claim(claim).await {
@@ -92,18 +97,22 @@ impl Router {
                 .activations
                 .all()
                 .into_iter()
-                .filter(|activation| match (self.shard_of_key(activation.key()), shards) {
-                    (_, None) => true,
-                    (Some(shard), Some(set)) => set.contains(&shard),
-                    (None, Some(_)) => false,
-                })
+                .filter(
+                    |activation| match (self.shard_of_key(activation.key()), shards) {
+                        (_, None) => true,
+                        (Some(shard), Some(set)) => set.contains(&shard),
+                        (None, Some(_)) => false,
+                    },
+                )
                 .collect();
             if victims.is_empty() {
                 return;
             }
             let pending: Vec<_> = victims
                 .into_iter()
-                .filter_map(|activation| activation.request_deactivation(self, DeactivateReason::Drain))
+                .filter_map(|activation| {
+                    activation.request_deactivation(self, DeactivateReason::Drain)
+                })
                 .collect();
             for done in pending {
                 let _ = done.await;

@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::id::{ObjectKey, validate_id};
 use crate::object::context::{CallChain, Caller};
 use crate::object::{MethodEntry, Object};
-use crate::sharding::ShardId;
 
 /// A call that arrived from a peer, to be served on this node.
 #[derive(Debug)]
@@ -30,13 +29,6 @@ pub(crate) struct IncomingCall {
 }
 
 impl Router {
-    /// The shards this node serves now.
-    pub(crate) fn served_shards(&self) -> Vec<ShardId> {
-        (0..self.inner.config.shards)
-            .filter(|shard| self.inner.serving[*shard as usize].load(Ordering::Acquire))
-            .collect()
-    }
-
     /// Serves an encoded call that a peer routed here; answers `moved` if this node does not
     /// serve the object (the method then did not run).
     pub(crate) async fn serve_encoded<T: Object>(
@@ -48,10 +40,18 @@ impl Router {
     ) -> Result<Payload> {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         let meta = self.prepare(&key, entry.info().name, &options)?;
-        if !matches!(self.route(&key), Ok(Route::Local)) || !self.inner.admitting.load(Ordering::Acquire) {
-            return Err(Error::moved(format!("node `{}` does not serve {key}", self.node_id())));
+        if !matches!(self.route(&key), Ok(Route::Local))
+            || !self.inner.admitting.load(Ordering::Acquire)
+        {
+            return Err(Error::moved(format!(
+                "node `{}` does not serve {key}",
+                self.node_id()
+            )));
         }
-        match EncodedAttempt::new(key, entry, args, meta).local(self).await {
+        match EncodedAttempt::new(key, entry, args, meta)
+            .local(self)
+            .await
+        {
             Step::Done(result) => result,
             Step::Retry(why) | Step::Backoff(why) => Err(Error::moved(why)),
         }
@@ -72,15 +72,24 @@ impl Router {
             caller: call.caller,
             ..CallOptions::default()
         };
-        object_type.serve(self, call.id, &call.method, call.args, options).await
+        object_type
+            .serve(self, call.id, &call.method, call.args, options)
+            .await
     }
 
     /// Serves a create or delete that a peer routed here.
-    pub(crate) async fn serve_lifecycle<T: Object>(&self, id: Arc<str>, create: bool) -> Result<()> {
+    pub(crate) async fn serve_lifecycle<T: Object>(
+        &self,
+        id: Arc<str>,
+        create: bool,
+    ) -> Result<()> {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         validate_id(key.id())?;
         if !matches!(self.route(&key), Ok(Route::Local)) {
-            return Err(Error::moved(format!("node `{}` does not serve {key}", self.node_id())));
+            return Err(Error::moved(format!(
+                "node `{}` does not serve {key}",
+                self.node_id()
+            )));
         }
         let deadline = Instant::now() + self.inner.config.call_timeout;
         let mut attempt = if create {
@@ -96,12 +105,21 @@ impl Router {
 
     /// Serves a create that a peer routed here, by type name.
     pub(crate) async fn serve_create(&self, type_name: &str, id: Arc<str>) -> Result<()> {
-        self.inner.registry.get(type_name)?.clone().serve_lifecycle(self, id, true).await
+        self.inner
+            .registry
+            .get(type_name)?
+            .clone()
+            .serve_lifecycle(self, id, true)
+            .await
     }
 
     /// Serves a delete that a peer routed here, by type name.
     pub(crate) async fn serve_delete(&self, type_name: &str, id: Arc<str>) -> Result<()> {
-        self.inner.registry.get(type_name)?.clone().serve_lifecycle(self, id, false).await
+        self.inner
+            .registry
+            .get(type_name)?
+            .clone()
+            .serve_lifecycle(self, id, false)
+            .await
     }
-
 }

@@ -37,11 +37,6 @@ impl PeerPool {
         clients.insert(address.to_string(), client.clone());
         Ok(client)
     }
-
-    /// Forgets clients of nodes that are no longer members.
-    pub(crate) fn retain(&self, live: impl Fn(&str) -> bool) {
-        self.clients.lock().retain(|address, _| live(address));
-    }
 }
 
 /// A transport failure: the peer could not be reached or the call broke; `Timeout` when the
@@ -59,11 +54,18 @@ fn status_error(address: &str, status: &tonic::Status) -> Error {
 
 fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.set_timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+    request.set_timeout(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+    );
     request
 }
 
-fn outcome(address: &str, reply: std::result::Result<tonic::Response<proto::OutcomeReply>, tonic::Status>) -> Result<()> {
+fn outcome(
+    address: &str,
+    reply: std::result::Result<tonic::Response<proto::OutcomeReply>, tonic::Status>,
+) -> Result<()> {
     match reply {
         Ok(reply) => match reply.into_inner().error {
             Some(error) => Err(error.into()),
@@ -87,32 +89,57 @@ impl Peers for PeerPool {
                 chain: call
                     .chain
                     .into_iter()
-                    .map(|(type_name, id)| proto::ChainEntry { r#type: type_name, id })
+                    .map(|(type_name, id)| proto::ChainEntry {
+                        r#type: type_name,
+                        id,
+                    })
                     .collect(),
                 caller: call.caller.as_ref().map(caller_to_wire),
             };
             match client.call(request(message, call.deadline)).await {
                 Ok(reply) => match reply.into_inner().outcome {
-                    Some(proto::call_reply::Outcome::Result(payload)) => payload_from_wire(Some(payload)),
+                    Some(proto::call_reply::Outcome::Result(payload)) => {
+                        payload_from_wire(Some(payload))
+                    }
                     Some(proto::call_reply::Outcome::Error(error)) => Err(error.into()),
-                    None => Err(Error::internal(format!("node {address} sent an empty reply"))),
+                    None => Err(Error::internal(format!(
+                        "node {address} sent an empty reply"
+                    ))),
                 },
                 Err(status) => Err(status_error(&address, &status)),
             }
         })
     }
 
-    fn create(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>> {
+    fn create(
+        &self,
+        address: &str,
+        type_name: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<()>> {
         let client = self.client(address);
         let address = address.to_string();
-        let message = ObjectRequest { r#type: type_name.to_string(), id: id.to_string() };
+        let message = ObjectRequest {
+            r#type: type_name.to_string(),
+            id: id.to_string(),
+        };
         Box::pin(async move { outcome(&address, client?.create(request(message, deadline)).await) })
     }
 
-    fn delete(&self, address: &str, type_name: &str, id: &str, deadline: Instant) -> BoxFuture<'static, Result<()>> {
+    fn delete(
+        &self,
+        address: &str,
+        type_name: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<()>> {
         let client = self.client(address);
         let address = address.to_string();
-        let message = ObjectRequest { r#type: type_name.to_string(), id: id.to_string() };
+        let message = ObjectRequest {
+            r#type: type_name.to_string(),
+            id: id.to_string(),
+        };
         Box::pin(async move { outcome(&address, client?.delete(request(message, deadline)).await) })
     }
 }

@@ -43,7 +43,8 @@ impl From<Payload> for proto::Payload {
 }
 
 fn payload_from_wire(payload: Option<proto::Payload>) -> Result<Payload, Error> {
-    let payload = payload.ok_or_else(|| Error::invalid_argument("the request carries no payload"))?;
+    let payload =
+        payload.ok_or_else(|| Error::invalid_argument("the request carries no payload"))?;
     Ok(Payload::new(codec_from_name(&payload.codec)?, payload.data))
 }
 
@@ -89,7 +90,11 @@ impl From<&Error> for proto::WireError {
 
 impl From<proto::WireError> for Error {
     fn from(wire: proto::WireError) -> Self {
-        Error::from_parts(kind_from_name(&wire.kind), (!wire.code.is_empty()).then_some(wire.code), wire.message)
+        Error::from_parts(
+            kind_from_name(&wire.kind),
+            (!wire.code.is_empty()).then_some(wire.code),
+            wire.message,
+        )
     }
 }
 

@@ -8,7 +8,9 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use super::proto::node_service_server::{NodeService, NodeServiceServer};
-use super::proto::{self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest};
+use super::proto::{
+    self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest,
+};
 use super::{caller_from_wire, parse_grpc_timeout, payload_from_wire, shared_id};
 use crate::error::Result;
 use crate::routing::{IncomingCall, Router};
@@ -50,7 +52,11 @@ impl NodeService for NodeServer {
                     id: shared_id(request.id),
                     method: request.method,
                     args,
-                    chain: request.chain.into_iter().map(|entry| (entry.r#type, entry.id)).collect(),
+                    chain: request
+                        .chain
+                        .into_iter()
+                        .map(|entry| (entry.r#type, entry.id))
+                        .collect(),
                     caller: request.caller.map(caller_from_wire),
                     deadline,
                 };
@@ -62,22 +68,39 @@ impl NodeService for NodeServer {
             Ok(payload) => proto::call_reply::Outcome::Result(payload.into()),
             Err(error) => proto::call_reply::Outcome::Error((&error).into()),
         };
-        Ok(Response::new(CallReply { outcome: Some(outcome) }))
+        Ok(Response::new(CallReply {
+            outcome: Some(outcome),
+        }))
     }
 
-    async fn create(&self, request: Request<ObjectRequest>) -> Result<Response<OutcomeReply>, Status> {
+    async fn create(
+        &self,
+        request: Request<ObjectRequest>,
+    ) -> Result<Response<OutcomeReply>, Status> {
         let request = request.into_inner();
-        let result = self.router.serve_create(&request.r#type, shared_id(request.id)).await;
+        let result = self
+            .router
+            .serve_create(&request.r#type, shared_id(request.id))
+            .await;
         Ok(Response::new(outcome(result)))
     }
 
-    async fn delete(&self, request: Request<ObjectRequest>) -> Result<Response<OutcomeReply>, Status> {
+    async fn delete(
+        &self,
+        request: Request<ObjectRequest>,
+    ) -> Result<Response<OutcomeReply>, Status> {
         let request = request.into_inner();
-        let result = self.router.serve_delete(&request.r#type, shared_id(request.id)).await;
+        let result = self
+            .router
+            .serve_delete(&request.r#type, shared_id(request.id))
+            .await;
         Ok(Response::new(outcome(result)))
     }
 
-    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<NodeStatus>, Status> {
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<NodeStatus>, Status> {
         Ok(Response::new(NodeStatus {
             node_id: self.router.config().node_id.clone(),
             objects: self.router.activations().len() as u64,
