@@ -302,14 +302,13 @@ impl Inner {
             return;
         };
         if let Some(id) = rest.strip_prefix("nodes/") {
-            if let Ok(info) = serde_json::from_slice::<NodeInfo>(kv.value()) {
-                if mirror
+            if let Ok(info) = serde_json::from_slice::<NodeInfo>(kv.value())
+                && mirror
                     .nodes
                     .insert(id.to_string(), (info, kv.lease()))
                     .is_none()
-                {
-                    mirror.membership_since = Instant::now();
-                }
+            {
+                mirror.membership_since = Instant::now();
             }
         } else if let Some(shard) = rest.strip_prefix("shards/") {
             if let (Ok(shard), Ok(entry)) = (
@@ -318,10 +317,10 @@ impl Inner {
             ) {
                 mirror.shards.insert(shard, (entry, kv.mod_revision()));
             }
-        } else if rest == "leader" {
-            if let Ok(id) = kv.value_str() {
-                mirror.leader = Some((id.to_string(), kv.mod_revision()));
-            }
+        } else if rest == "leader"
+            && let Ok(id) = kv.value_str()
+        {
+            mirror.leader = Some((id.to_string(), kv.mod_revision()));
         }
     }
 

@@ -68,10 +68,10 @@ impl Router {
                 .filter(|&shard| view.owners.owner(shard) == Some(me.as_str()))
                 .collect()
         };
-        if !release.is_empty() {
-            if let Err(error) = self.inner.coordinator.release(release).await {
-                tracing::warn!(node = %me, %error, "releasing shards failed; will retry on the next change");
-            }
+        if !release.is_empty()
+            && let Err(error) = self.inner.coordinator.release(release).await
+        {
+            tracing::warn!(node = %me, %error, "releasing shards failed; will retry on the next change");
         }
         if !admitting {
             return;
@@ -81,10 +81,10 @@ impl Router {
                 view.targets.owner(shard) == Some(me.as_str()) && view.owners.owner(shard).is_none()
             })
             .collect();
-        if !claim.is_empty() {
-            if let Err(error) = self.inner.coordinator.claim(claim).await {
-                tracing::warn!(node = %me, %error, "claiming shards failed; will retry on the next change");
-            }
+        if !claim.is_empty()
+            && let Err(error) = self.inner.coordinator.claim(claim).await
+        {
+            tracing::warn!(node = %me, %error, "claiming shards failed; will retry on the next change");
         }
     }
 
