@@ -472,7 +472,8 @@ impl Inner {
                     }
                     match tokio::time::timeout(period, responses.message()).await {
                         Ok(Ok(Some(response))) if response.ttl() > 0 => {
-                            last_renewal = Instant::now()
+                            last_renewal = Instant::now();
+                            self.restore_registration(lease).await;
                         }
                         Ok(Ok(Some(_))) => {
                             self.fence("the lease expired");
@@ -487,6 +488,23 @@ impl Inner {
                 self.fence("the lease could not be renewed in time");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Writes this node's key again if it vanished while the lease lives (someone deleted it).
+    async fn restore_registration(&self, lease: i64) {
+        let missing = {
+            let mirror = self.mirror.lock();
+            mirror.loaded && !mirror.nodes.contains_key(&self.node_id)
+        };
+        if missing {
+            let value = serde_json::to_string(&self.info).expect("plain JSON");
+            let key = self.key(&format!("nodes/{}", self.node_id));
+            let mut client = self.client.clone();
+            let options = PutOptions::new().with_lease(lease);
+            if bounded("restoring the registration", client.put(key, value, Some(options))).await.is_ok() {
+                tracing::warn!(node = %self.node_id, "this node's registration had vanished; wrote it again");
+            }
         }
     }
 
