@@ -1,9 +1,12 @@
 //! The benchmark command: each scenario runs against a bare baseline in the same process, and
 //! the table shows both and their ratio.
 //!
-//! Run with `cargo run --release -p goverse-bench` (add `-- --quick` for a short smoke run).
+//! Run with `cargo run --release -p goverse-bench` (add `-- --quick` for a short smoke run,
+//! `-- --local` for the scenarios that need no etcd). The cluster scenarios start their own etcd
+//! (Debian's `etcd-server` must be installed; `./scripts/test` installs it).
 
 mod alloc_counter;
+mod cluster;
 mod local;
 
 use std::fmt::Write as _;
@@ -32,7 +35,18 @@ struct Scale {
 }
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("node") {
+        // A cluster member for the failover scenario, started by this same program.
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        if let Err(error) = runtime.block_on(goverse_tests::node_process::run(&args[1..])) {
+            eprintln!("node failed: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let local_only = args.iter().any(|arg| arg == "--local");
     let scale = if quick {
         Scale {
             latency_calls: 5_000,
@@ -50,7 +64,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let rows = runtime.block_on(local::run(scale));
+    let mut rows = runtime.block_on(local::run(scale));
+    if !local_only {
+        rows.extend(runtime.block_on(cluster::run(scale)));
+    }
     println!("{}", table(&rows));
 }
 

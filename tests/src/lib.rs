@@ -12,6 +12,7 @@ use goverse::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub mod harness;
+pub mod node_process;
 
 /// Process-wide lists of events, keyed by object id.
 fn events() -> &'static Mutex<HashMap<String, Vec<String>>> {

@@ -51,7 +51,9 @@ pub(crate) trait Attempt: Send {
 /// What a failed remote try means for the next one.
 fn remote_failure<R>(error: Error, idempotent: bool) -> Step<R> {
     if error.is_moved() {
-        Step::Retry(error.message().to_string())
+        // The peer's view may lag behind ours (it claimed the shard but has not seen its own
+        // claim yet), so ours may not change again: retry after a pause too.
+        Step::Backoff(error.message().to_string())
     } else if error.is_unreachable() && (idempotent || error.message().contains("connect")) {
         // Not connected: the call was not sent, so trying again is safe.
         Step::Backoff(error.message().to_string())

@@ -1,0 +1,39 @@
+//! The main loop of a node process for multi-process tests and benchmarks: joins the cluster
+//! given on the command line, prints `ready <address>` once it serves, and shuts down gracefully
+//! on SIGTERM (printing `stopped`).
+
+use std::time::Duration;
+
+use goverse::Node;
+
+fn arg(args: &[String], index: usize, name: &str) -> String {
+    args.get(index)
+        .cloned()
+        .unwrap_or_else(|| panic!("missing argument {index}: {name}"))
+}
+
+fn millis(text: &str) -> Duration {
+    Duration::from_millis(text.parse().expect("a number of milliseconds"))
+}
+
+/// Runs a node from `<etcd endpoint> <prefix> <node id> <shards> <lease ttl ms> <stability window ms>`
+/// until SIGTERM.
+pub async fn run(args: &[String]) -> goverse::Result<()> {
+    let node = Node::builder()
+        .etcd([arg(args, 0, "etcd endpoint")])
+        .prefix(arg(args, 1, "prefix"))
+        .node_id(arg(args, 2, "node id"))
+        .shards(arg(args, 3, "shards").parse().expect("a shard count"))
+        .lease_ttl(millis(&arg(args, 4, "lease ttl ms")))
+        .stability_window(millis(&arg(args, 5, "stability window ms")))
+        .start()
+        .await?;
+    node.wait_ready(Duration::from_secs(60)).await?;
+    println!("ready {}", node.address().unwrap_or_default());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    terminate.recv().await;
+    node.shutdown().await?;
+    println!("stopped");
+    Ok(())
+}
