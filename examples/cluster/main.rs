@@ -61,15 +61,18 @@ async fn demo_round(node: &Node, counters: usize) {
 #[tokio::main]
 async fn main() -> goverse::Result<()> {
     let args = Args::parse();
-    let node = Node::builder().config_file(&args.config, &args.node)?.start().await?;
+    let node = Node::builder()
+        .config_file(&args.config, &args.node)?
+        .start()
+        .await?;
     node.wait_ready(Duration::from_secs(60)).await?;
     println!(
         "node {} serving at {}",
         node.node_id(),
         node.address().unwrap_or("?")
     );
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {

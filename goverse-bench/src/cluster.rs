@@ -65,25 +65,41 @@ async fn node(etcd: &Etcd, prefix: &str, id: &str) -> Node {
         .start()
         .await
         .expect("cluster node starts");
-    node.wait_ready(Duration::from_secs(60)).await.expect("node ready");
+    node.wait_ready(Duration::from_secs(60))
+        .await
+        .expect("node ready");
     node
 }
 
-/// An id whose shard `owner` serves, as `from` sees the cluster.
-fn id_owned_by(from: &Node, owner: &str, prefix: &str) -> String {
-    let view = from.cluster_view();
-    (0..)
-        .map(|i| format!("{prefix}-{i}"))
-        .find(|id| view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some(owner))
-        .expect("some id lands on every node")
+/// An id whose shard `owner` serves, once `from` sees `owner` serving shards.
+async fn id_owned_by(from: &Node, owner: &str, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = from.cluster_view();
+        let found = (0..100_000)
+            .map(|i| format!("{prefix}-{i}"))
+            .find(|id| view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some(owner));
+        if let Some(id) = found {
+            return id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {owner} never served a shard"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Runs every cluster scenario.
 pub(crate) async fn run(scale: Scale) -> Vec<Row> {
     let etcd = Etcd::start_async().await;
+    eprintln!("cluster: cross-node calls");
     let mut rows = cross_node(&etcd, scale).await;
+    eprintln!("cluster: formation");
     rows.push(formation(&etcd).await);
+    eprintln!("cluster: growth under load");
     rows.push(growth_errors(&etcd, scale).await);
+    eprintln!("cluster: failover after SIGKILL");
     rows.push(failover(&etcd).await);
     rows
 }
@@ -91,12 +107,17 @@ pub(crate) async fn run(scale: Scale) -> Vec<Row> {
 async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
     let n1 = node(etcd, "/bench/cross", "n1").await;
     let n2 = node(etcd, "/bench/cross", "n2").await;
-    let baseline_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let baseline_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let baseline_address = baseline_listener.local_addr().expect("address");
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(EchoServer::new(BareEcho))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(baseline_listener).with_nodelay(Some(true))),
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(baseline_listener)
+                    .with_nodelay(Some(true)),
+            ),
     );
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{baseline_address}"))
         .expect("endpoint")
@@ -107,11 +128,16 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
     let bare = EchoClient::new(channel);
     let data = vec![7u8; PAYLOAD];
 
-    let remote = n1.object::<Echoer>(&id_owned_by(&n1, "n2", "echo"));
+    let remote = n1.object::<Echoer>(&id_owned_by(&n1, "n2", "echo").await);
     let calls = scale.latency_calls / 10;
     for _ in 0..200 {
         remote.echo(data.clone()).await.unwrap();
-        bare.clone().echo(EchoMessage { payload: data.clone() }).await.unwrap();
+        bare.clone()
+            .echo(EchoMessage {
+                payload: data.clone(),
+            })
+            .await
+            .unwrap();
     }
     let started = Instant::now();
     for _ in 0..calls {
@@ -120,17 +146,22 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
     let goverse_latency = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
     let started = Instant::now();
     for _ in 0..calls {
-        bare.clone().echo(EchoMessage { payload: data.clone() }).await.unwrap();
+        bare.clone()
+            .echo(EchoMessage {
+                payload: data.clone(),
+            })
+            .await
+            .unwrap();
     }
     let baseline_latency = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
 
     let total = scale.throughput_calls / 10;
     let per_caller = total / CALLERS;
-    let targets: Arc<Vec<EchoerProxy>> = Arc::new(
-        (0..CALLERS)
-            .map(|i| n1.object::<Echoer>(&id_owned_by(&n1, "n2", &format!("echo-{i}"))))
-            .collect(),
-    );
+    let mut targets = Vec::new();
+    for i in 0..CALLERS {
+        targets.push(n1.object::<Echoer>(&id_owned_by(&n1, "n2", &format!("echo-{i}")).await));
+    }
+    let targets: Arc<Vec<EchoerProxy>> = Arc::new(targets);
     let started = Instant::now();
     join_all((0..CALLERS).map(|caller| {
         let targets = targets.clone();
@@ -149,7 +180,11 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
         let data = data.clone();
         tokio::spawn(async move {
             for _ in 0..per_caller {
-                bare.echo(EchoMessage { payload: data.clone() }).await.unwrap();
+                bare.echo(EchoMessage {
+                    payload: data.clone(),
+                })
+                .await
+                .unwrap();
             }
         })
     }))
@@ -203,7 +238,11 @@ async fn growth_errors(etcd: &Etcd, scale: Scale) -> Row {
         tokio::spawn(async move {
             let mut i = worker;
             while !stop.load(Ordering::Relaxed) {
-                match n1.object::<Placed>(&format!("grow-{}", i % objects)).hit().await {
+                match n1
+                    .object::<Placed>(&format!("grow-{}", i % objects))
+                    .hit()
+                    .await
+                {
                     Ok(_) => calls.fetch_add(1, Ordering::Relaxed),
                     Err(_) => errors.fetch_add(1, Ordering::Relaxed),
                 };
@@ -223,7 +262,11 @@ async fn growth_errors(etcd: &Etcd, scale: Scale) -> Row {
     for node in [n2, n3] {
         node.shutdown().await.unwrap();
     }
-    Arc::try_unwrap(n1).expect("load done").shutdown().await.unwrap();
+    Arc::try_unwrap(n1)
+        .expect("load done")
+        .shutdown()
+        .await
+        .unwrap();
     Row {
         scenario: "caller errors while 2 nodes grow to 3 under load",
         unit: "errors",
@@ -237,14 +280,30 @@ async fn failover(etcd: &Etcd) -> Row {
     let program = std::env::current_exe().expect("own path");
     let endpoint = etcd.endpoint();
     let spawn = |id: &str| {
-        Process::spawn(&program, &["node", &endpoint, "/bench/failover", id, &SHARDS.to_string(), "5000", "500"], &[])
+        Process::spawn(
+            &program,
+            &[
+                "node",
+                &endpoint,
+                "/bench/failover",
+                id,
+                &SHARDS.to_string(),
+                "5000",
+                "500",
+            ],
+            &[],
+        )
     };
     let mut victim = spawn("victim");
     let _other = spawn("other");
-    victim.wait_for_line_async("ready", Duration::from_secs(60)).await;
+    victim
+        .wait_for_line_async("ready", Duration::from_secs(60))
+        .await;
     let client = node(etcd, "/bench/failover", "client").await;
-    let id = id_owned_by(&client, "victim", "failover");
-    let proxy = client.object::<Placed>(&id).with_timeout(Duration::from_secs(2));
+    let id = id_owned_by(&client, "victim", "failover").await;
+    let proxy = client
+        .object::<Placed>(&id)
+        .with_timeout(Duration::from_secs(2));
     proxy.hit().await.expect("served by the victim");
     victim.kill_hard();
     let killed = Instant::now();

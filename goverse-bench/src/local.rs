@@ -53,6 +53,7 @@ const THROUGHPUT_OBJECTS: usize = 1_000;
 
 /// Runs every local scenario.
 pub(crate) async fn run(scale: Scale) -> Vec<Row> {
+    eprintln!("local: calls, activations, memory");
     let node = Node::builder().start().await.expect("embedded node");
     let rows = vec![
         latency(&node, scale).await,

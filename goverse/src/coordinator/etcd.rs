@@ -502,7 +502,13 @@ impl Inner {
             let key = self.key(&format!("nodes/{}", self.node_id));
             let mut client = self.client.clone();
             let options = PutOptions::new().with_lease(lease);
-            if bounded("restoring the registration", client.put(key, value, Some(options))).await.is_ok() {
+            if bounded(
+                "restoring the registration",
+                client.put(key, value, Some(options)),
+            )
+            .await
+            .is_ok()
+            {
                 tracing::warn!(node = %self.node_id, "this node's registration had vanished; wrote it again");
             }
         }
