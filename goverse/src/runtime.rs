@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::registry::Registry;
 use crate::object::{MethodInfo, Object, Proxy};
-use crate::routing::{CallOptions, ObjectHandle, Router};
+use crate::routing::{CallOptions, Delivery, Lifecycle, ObjectHandle, Router};
 
 /// Configures and starts a [`Node`].
 ///
@@ -350,25 +350,43 @@ impl Node {
 
     /// Activates object `id` of type `T` if it is not active (idempotent).
     pub async fn create<T: Object>(&self, id: &str) -> Result<()> {
-        self.router.create::<T>(Arc::from(id)).await
+        self.router
+            .lifecycle::<T>(Arc::from(id), Lifecycle::Create, Delivery::Routed)
+            .await
     }
 
     /// Deactivates object `id` of type `T` after its queued calls (idempotent: deleting an
     /// object that is not active succeeds).
     pub async fn delete<T: Object>(&self, id: &str) -> Result<()> {
-        self.router.delete::<T>(Arc::from(id)).await
+        self.router
+            .lifecycle::<T>(Arc::from(id), Lifecycle::Delete, Delivery::Routed)
+            .await
     }
 
     /// Creates an object of the type registered as `type_name` (for callers without the Rust type).
     pub async fn create_by_name(&self, type_name: &str, id: &str) -> Result<()> {
         let object_type = self.router.registry().get(type_name)?.clone();
-        object_type.create(&self.router, Arc::from(id)).await
+        object_type
+            .lifecycle(
+                &self.router,
+                Arc::from(id),
+                Lifecycle::Create,
+                Delivery::Routed,
+            )
+            .await
     }
 
     /// Deletes an object of the type registered as `type_name`.
     pub async fn delete_by_name(&self, type_name: &str, id: &str) -> Result<()> {
         let object_type = self.router.registry().get(type_name)?.clone();
-        object_type.delete(&self.router, Arc::from(id)).await
+        object_type
+            .lifecycle(
+                &self.router,
+                Arc::from(id),
+                Lifecycle::Delete,
+                Delivery::Routed,
+            )
+            .await
     }
 
     /// Calls a method by type and method name with encoded arguments (a map of named

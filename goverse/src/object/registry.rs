@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use super::{MethodEntry, MethodInfo, Object};
 use crate::codec::Payload;
 use crate::error::{Error, Result};
-use crate::routing::{CallOptions, Router};
+use crate::routing::{CallOptions, Delivery, Lifecycle, Router};
 
 /// What `#[goverse::object]` submits to `inventory` for each object type.
 pub struct ObjectRegistration {
@@ -59,29 +59,15 @@ pub(crate) trait ObjectType: Send + Sync {
         method: &str,
         args: Payload,
         options: CallOptions,
+        delivery: Delivery,
     ) -> BoxFuture<'static, Result<Payload>>;
-    /// Serves an encoded call routed here by a peer.
-    #[cfg(feature = "etcd")]
-    #[cfg(feature = "etcd")]
-    fn serve(
+    /// Creates or deletes an object.
+    fn lifecycle(
         &self,
         router: &Router,
         id: Arc<str>,
-        method: &str,
-        args: Payload,
-        options: CallOptions,
-    ) -> BoxFuture<'static, Result<Payload>>;
-    /// Activates the object if it is not active.
-    fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
-    /// Deactivates the object if it is active.
-    fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>>;
-    /// Serves a create (`true`) or delete routed here by a peer.
-    #[cfg(feature = "etcd")]
-    fn serve_lifecycle(
-        &self,
-        router: &Router,
-        id: Arc<str>,
-        create: bool,
+        op: Lifecycle,
+        delivery: Delivery,
     ) -> BoxFuture<'static, Result<()>>;
 }
 
@@ -118,45 +104,26 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         method: &str,
         args: Payload,
         options: CallOptions,
+        delivery: Delivery,
     ) -> BoxFuture<'static, Result<Payload>> {
         let router = router.clone();
         let entry = find_method::<T>(method);
-        Box::pin(async move { router.call_encoded::<T>(id, entry?, args, options).await })
+        Box::pin(async move {
+            router
+                .call_encoded::<T>(id, entry?, args, options, delivery)
+                .await
+        })
     }
 
-    #[cfg(feature = "etcd")]
-    fn serve(
+    fn lifecycle(
         &self,
         router: &Router,
         id: Arc<str>,
-        method: &str,
-        args: Payload,
-        options: CallOptions,
-    ) -> BoxFuture<'static, Result<Payload>> {
-        let router = router.clone();
-        let entry = find_method::<T>(method);
-        Box::pin(async move { router.serve_encoded::<T>(id, entry?, args, options).await })
-    }
-
-    #[cfg(feature = "etcd")]
-    fn serve_lifecycle(
-        &self,
-        router: &Router,
-        id: Arc<str>,
-        create: bool,
+        op: Lifecycle,
+        delivery: Delivery,
     ) -> BoxFuture<'static, Result<()>> {
         let router = router.clone();
-        Box::pin(async move { router.serve_lifecycle::<T>(id, create).await })
-    }
-
-    fn create(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>> {
-        let router = router.clone();
-        Box::pin(async move { router.create::<T>(id).await })
-    }
-
-    fn delete(&self, router: &Router, id: Arc<str>) -> BoxFuture<'static, Result<()>> {
-        let router = router.clone();
-        Box::pin(async move { router.delete::<T>(id).await })
+        Box::pin(async move { router.lifecycle::<T>(id, op, delivery).await })
     }
 }
 

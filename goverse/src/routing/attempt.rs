@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{OutgoingCall, Peers, Router};
+use super::{Lifecycle, OutgoingCall, Peers, Router};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
@@ -247,26 +247,17 @@ impl<T: Object> Attempt for EncodedAttempt<T> {
 /// Create (activate) or delete (deactivate) an object.
 pub(crate) struct LifecycleAttempt<T> {
     key: ObjectKey,
+    op: Lifecycle,
     deadline: Instant,
-    create: bool,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Object> LifecycleAttempt<T> {
-    pub(crate) fn create(key: ObjectKey, deadline: Instant) -> Self {
+    pub(crate) fn new(key: ObjectKey, op: Lifecycle, deadline: Instant) -> Self {
         LifecycleAttempt {
             key,
+            op,
             deadline,
-            create: true,
-            marker: PhantomData,
-        }
-    }
-
-    pub(crate) fn delete(key: ObjectKey, deadline: Instant) -> Self {
-        LifecycleAttempt {
-            key,
-            deadline,
-            create: false,
             marker: PhantomData,
         }
     }
@@ -280,7 +271,7 @@ impl<T: Object> Attempt for LifecycleAttempt<T> {
     }
 
     fn what(&self) -> &str {
-        if self.create { "create" } else { "delete" }
+        self.op.name()
     }
 
     fn deadline(&self) -> Instant {
@@ -288,20 +279,22 @@ impl<T: Object> Attempt for LifecycleAttempt<T> {
     }
 
     async fn local(&mut self, router: &Router) -> Step<()> {
-        if !self.create {
-            return Step::Done(
+        match self.op {
+            Lifecycle::Delete => Step::Done(
                 router
                     .deactivate_local(&self.key, DeactivateReason::Delete)
                     .await,
-            );
+            ),
+            Lifecycle::Create => {
+                let (tx, rx) = oneshot::channel();
+                router.enqueue(&self.key, Job::<T>::Ensure(tx));
+                Step::Done(
+                    router
+                        .await_reply(rx, self.deadline, &self.key, "create")
+                        .await,
+                )
+            }
         }
-        let (tx, rx) = oneshot::channel();
-        router.enqueue(&self.key, Job::<T>::Ensure(tx));
-        Step::Done(
-            router
-                .await_reply(rx, self.deadline, &self.key, "create")
-                .await,
-        )
     }
 
     async fn remote(
@@ -310,13 +303,14 @@ impl<T: Object> Attempt for LifecycleAttempt<T> {
         peers: Arc<dyn Peers>,
         address: String,
     ) -> Step<()> {
-        let (type_name, id) = (self.key.type_name(), self.key.id());
-        let result = if self.create {
-            peers.create(&address, type_name, id, self.deadline).await
-        } else {
-            peers.delete(&address, type_name, id, self.deadline).await
-        };
-        match result {
+        let call = peers.lifecycle(
+            &address,
+            self.key.type_name(),
+            self.key.id(),
+            self.op,
+            self.deadline,
+        );
+        match call.await {
             Ok(()) => Step::Done(Ok(())),
             Err(error) => remote_failure(error, true),
         }

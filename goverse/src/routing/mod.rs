@@ -59,22 +59,45 @@ pub(crate) struct OutgoingCall {
 pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
     /// Runs a call on the node at `address`.
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
-    /// Activates an object on the node at `address`.
-    fn create(
+    /// Creates or deletes an object on the node at `address`.
+    fn lifecycle(
         &self,
         address: &str,
         type_name: &str,
         id: &str,
+        op: Lifecycle,
         deadline: Instant,
     ) -> BoxFuture<'static, Result<()>>;
-    /// Deactivates an object on the node at `address`.
-    fn delete(
-        &self,
-        address: &str,
-        type_name: &str,
-        id: &str,
-        deadline: Instant,
-    ) -> BoxFuture<'static, Result<()>>;
+}
+
+/// Where a call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Wherever the object lives, waiting while its shard moves.
+    Routed,
+    /// Only on this node, because a peer sent it here; answered `moved` if this node does not
+    /// serve the object (the call then did not run).
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    Here,
+}
+
+/// Activate or deactivate an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Activate it if it is not active.
+    Create,
+    /// Deactivate it (after its queued calls) if it is active.
+    Delete,
+}
+
+impl Lifecycle {
+    /// The operation's name, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Lifecycle::Create => "create",
+            Lifecycle::Delete => "delete",
+        }
+    }
 }
 
 /// Where a call goes now.
@@ -331,6 +354,26 @@ impl Router {
         }
     }
 
+    /// Runs `attempt` as `delivery` says: routed, or here only.
+    async fn deliver<A: Attempt>(&self, mut attempt: A, delivery: Delivery) -> Result<A::Output> {
+        if delivery == Delivery::Routed {
+            return self.routed(attempt).await;
+        }
+        let serving = matches!(self.route(attempt.key()), Ok(Route::Local))
+            && self.inner.admitting.load(Ordering::Acquire);
+        if !serving {
+            return Err(Error::moved(format!(
+                "node `{}` does not serve {}",
+                self.node_id(),
+                attempt.key()
+            )));
+        }
+        match attempt.local(self).await {
+            Step::Done(result) => result,
+            Step::Retry(why) | Step::Backoff(why) => Err(Error::moved(why)),
+        }
+    }
+
     /// Wakes calls waiting for the cluster to change.
     fn bump_epoch(&self) {
         self.inner.epoch.send_modify(|epoch| *epoch += 1);
@@ -374,11 +417,8 @@ impl Router {
             Job::Ensure(done) => {
                 tokio::spawn(async move {
                     let deadline = Instant::now() + router.inner.config.call_timeout;
-                    let _ = done.send(
-                        router
-                            .routed(LifecycleAttempt::<T>::create(key, deadline))
-                            .await,
-                    );
+                    let create = LifecycleAttempt::<T>::new(key, Lifecycle::Create, deadline);
+                    let _ = done.send(router.routed(create).await);
                 });
             }
             Job::Deactivate(request) => request.finish(Ok(())),
@@ -451,10 +491,11 @@ impl Router {
         entry: &'static MethodEntry<T>,
         args: Payload,
         options: CallOptions,
+        delivery: Delivery,
     ) -> Result<Payload> {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         let meta = self.prepare(&key, entry.info().name, &options)?;
-        self.routed(EncodedAttempt::new(key, entry, args, meta))
+        self.deliver(EncodedAttempt::new(key, entry, args, meta), delivery)
             .await
     }
 
@@ -469,26 +510,21 @@ impl Router {
     ) -> Result<Payload> {
         let object_type = self.inner.registry.get(type_name)?.clone();
         object_type
-            .call(self, Arc::from(id), method, args, options)
+            .call(self, Arc::from(id), method, args, options, Delivery::Routed)
             .await
     }
 
-    /// Activates the object wherever it lives.
-    pub(crate) async fn create<T: Object>(&self, id: Arc<str>) -> Result<()> {
+    /// Creates (activates) or deletes (deactivates, after its queued calls) object `id`.
+    pub(crate) async fn lifecycle<T: Object>(
+        &self,
+        id: Arc<str>,
+        op: Lifecycle,
+        delivery: Delivery,
+    ) -> Result<()> {
         let key = ObjectKey::new(T::TYPE_NAME, id);
         validate_id(key.id())?;
         let deadline = Instant::now() + self.inner.config.call_timeout;
-        self.routed(LifecycleAttempt::<T>::create(key, deadline))
-            .await
-    }
-
-    /// Deactivates the object wherever it lives (running `on_deactivate`) once its queued calls
-    /// are done.
-    pub(crate) async fn delete<T: Object>(&self, id: Arc<str>) -> Result<()> {
-        let key = ObjectKey::new(T::TYPE_NAME, id);
-        validate_id(key.id())?;
-        let deadline = Instant::now() + self.inner.config.call_timeout;
-        self.routed(LifecycleAttempt::<T>::delete(key, deadline))
+        self.deliver(LifecycleAttempt::<T>::new(key, op, deadline), delivery)
             .await
     }
 

@@ -3,17 +3,14 @@
 //! `moved` error and the sender routes again — the method did not run.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use super::attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step};
-use super::{CallOptions, Route, Router};
+use super::{CallOptions, Delivery, Lifecycle, Router};
 use crate::codec::Payload;
-use crate::error::{Error, Result};
-use crate::id::{ObjectKey, validate_id};
+use crate::error::Result;
+use crate::id::ObjectKey;
 use crate::object::context::{CallChain, Caller};
-use crate::object::{MethodEntry, Object};
 
 /// A call that arrived from a peer, to be served on this node.
 #[derive(Debug)]
@@ -29,34 +26,6 @@ pub(crate) struct IncomingCall {
 }
 
 impl Router {
-    /// Serves an encoded call that a peer routed here; answers `moved` if this node does not
-    /// serve the object (the method then did not run).
-    pub(crate) async fn serve_encoded<T: Object>(
-        &self,
-        id: Arc<str>,
-        entry: &'static MethodEntry<T>,
-        args: Payload,
-        options: CallOptions,
-    ) -> Result<Payload> {
-        let key = ObjectKey::new(T::TYPE_NAME, id);
-        let meta = self.prepare(&key, entry.info().name, &options)?;
-        if !matches!(self.route(&key), Ok(Route::Local))
-            || !self.inner.admitting.load(Ordering::Acquire)
-        {
-            return Err(Error::moved(format!(
-                "node `{}` does not serve {key}",
-                self.node_id()
-            )));
-        }
-        match EncodedAttempt::new(key, entry, args, meta)
-            .local(self)
-            .await
-        {
-            Step::Done(result) => result,
-            Step::Retry(why) | Step::Backoff(why) => Err(Error::moved(why)),
-        }
-    }
-
     /// Serves a call that arrived from a peer.
     pub(crate) async fn serve_incoming(&self, call: IncomingCall) -> Result<Payload> {
         let object_type = self.inner.registry.get(&call.type_name)?.clone();
@@ -73,53 +42,25 @@ impl Router {
             ..CallOptions::default()
         };
         object_type
-            .serve(self, call.id, &call.method, call.args, options)
+            .call(
+                self,
+                call.id,
+                &call.method,
+                call.args,
+                options,
+                Delivery::Here,
+            )
             .await
     }
 
     /// Serves a create or delete that a peer routed here.
-    pub(crate) async fn serve_lifecycle<T: Object>(
+    pub(crate) async fn serve_lifecycle(
         &self,
+        type_name: &str,
         id: Arc<str>,
-        create: bool,
+        op: Lifecycle,
     ) -> Result<()> {
-        let key = ObjectKey::new(T::TYPE_NAME, id);
-        validate_id(key.id())?;
-        if !matches!(self.route(&key), Ok(Route::Local)) {
-            return Err(Error::moved(format!(
-                "node `{}` does not serve {key}",
-                self.node_id()
-            )));
-        }
-        let deadline = Instant::now() + self.inner.config.call_timeout;
-        let mut attempt = if create {
-            LifecycleAttempt::<T>::create(key, deadline)
-        } else {
-            LifecycleAttempt::<T>::delete(key, deadline)
-        };
-        match attempt.local(self).await {
-            Step::Done(result) => result,
-            Step::Retry(why) | Step::Backoff(why) => Err(Error::moved(why)),
-        }
-    }
-
-    /// Serves a create that a peer routed here, by type name.
-    pub(crate) async fn serve_create(&self, type_name: &str, id: Arc<str>) -> Result<()> {
-        self.inner
-            .registry
-            .get(type_name)?
-            .clone()
-            .serve_lifecycle(self, id, true)
-            .await
-    }
-
-    /// Serves a delete that a peer routed here, by type name.
-    pub(crate) async fn serve_delete(&self, type_name: &str, id: Arc<str>) -> Result<()> {
-        self.inner
-            .registry
-            .get(type_name)?
-            .clone()
-            .serve_lifecycle(self, id, false)
-            .await
+        let object_type = self.inner.registry.get(type_name)?.clone();
+        object_type.lifecycle(self, id, op, Delivery::Here).await
     }
 }

@@ -13,7 +13,7 @@ use super::proto::{self, CallRequest, ObjectRequest};
 use super::{caller_to_wire, payload_from_wire};
 use crate::codec::Payload;
 use crate::error::{Error, ErrorKind, Result};
-use crate::routing::{OutgoingCall, Peers};
+use crate::routing::{Lifecycle, OutgoingCall, Peers};
 
 /// One client per peer address; channels connect on first use and reconnect by themselves.
 #[derive(Debug, Default)]
@@ -62,19 +62,6 @@ fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
     request
 }
 
-fn outcome(
-    address: &str,
-    reply: std::result::Result<tonic::Response<proto::OutcomeReply>, tonic::Status>,
-) -> Result<()> {
-    match reply {
-        Ok(reply) => match reply.into_inner().error {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
-        },
-        Err(status) => Err(status_error(address, &status)),
-    }
-}
-
 impl Peers for PeerPool {
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
         let client = self.client(address);
@@ -111,11 +98,12 @@ impl Peers for PeerPool {
         })
     }
 
-    fn create(
+    fn lifecycle(
         &self,
         address: &str,
         type_name: &str,
         id: &str,
+        op: Lifecycle,
         deadline: Instant,
     ) -> BoxFuture<'static, Result<()>> {
         let client = self.client(address);
@@ -124,22 +112,19 @@ impl Peers for PeerPool {
             r#type: type_name.to_string(),
             id: id.to_string(),
         };
-        Box::pin(async move { outcome(&address, client?.create(request(message, deadline)).await) })
-    }
-
-    fn delete(
-        &self,
-        address: &str,
-        type_name: &str,
-        id: &str,
-        deadline: Instant,
-    ) -> BoxFuture<'static, Result<()>> {
-        let client = self.client(address);
-        let address = address.to_string();
-        let message = ObjectRequest {
-            r#type: type_name.to_string(),
-            id: id.to_string(),
-        };
-        Box::pin(async move { outcome(&address, client?.delete(request(message, deadline)).await) })
+        Box::pin(async move {
+            let mut client = client?;
+            let reply = match op {
+                Lifecycle::Create => client.create(request(message, deadline)).await,
+                Lifecycle::Delete => client.delete(request(message, deadline)).await,
+            };
+            match reply {
+                Ok(reply) => match reply.into_inner().error {
+                    Some(error) => Err(error.into()),
+                    None => Ok(()),
+                },
+                Err(status) => Err(status_error(&address, &status)),
+            }
+        })
     }
 }

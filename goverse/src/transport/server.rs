@@ -13,7 +13,7 @@ use super::proto::{
 };
 use super::{caller_from_wire, parse_grpc_timeout, payload_from_wire, shared_id};
 use crate::error::Result;
-use crate::routing::{IncomingCall, Router};
+use crate::routing::{IncomingCall, Lifecycle, Router};
 
 /// The node service, backed by this node's router.
 #[derive(Debug)]
@@ -34,12 +34,18 @@ impl NodeServer {
     }
 }
 
-fn outcome(result: Result<()>) -> OutcomeReply {
-    OutcomeReply {
-        error: result.err().as_ref().map(proto::WireError::from),
+impl NodeServer {
+    async fn lifecycle(&self, request: Request<ObjectRequest>, op: Lifecycle) -> OutcomeReply {
+        let request = request.into_inner();
+        let result = self
+            .router
+            .serve_lifecycle(&request.r#type, shared_id(request.id), op)
+            .await;
+        OutcomeReply {
+            error: result.err().as_ref().map(proto::WireError::from),
+        }
     }
 }
-
 #[tonic::async_trait]
 impl NodeService for NodeServer {
     async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
@@ -77,24 +83,18 @@ impl NodeService for NodeServer {
         &self,
         request: Request<ObjectRequest>,
     ) -> Result<Response<OutcomeReply>, Status> {
-        let request = request.into_inner();
-        let result = self
-            .router
-            .serve_create(&request.r#type, shared_id(request.id))
-            .await;
-        Ok(Response::new(outcome(result)))
+        Ok(Response::new(
+            self.lifecycle(request, Lifecycle::Create).await,
+        ))
     }
 
     async fn delete(
         &self,
         request: Request<ObjectRequest>,
     ) -> Result<Response<OutcomeReply>, Status> {
-        let request = request.into_inner();
-        let result = self
-            .router
-            .serve_delete(&request.r#type, shared_id(request.id))
-            .await;
-        Ok(Response::new(outcome(result)))
+        Ok(Response::new(
+            self.lifecycle(request, Lifecycle::Delete).await,
+        ))
     }
 
     async fn status(
