@@ -28,6 +28,15 @@ struct Args {
     /// Call this many counters every second and print where each one lives.
     #[arg(long, default_value_t = 0)]
     demo: usize,
+    /// Overrides the file's etcd endpoints.
+    #[arg(long, value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// Overrides the node's listening address.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Overrides the address peers reach the node at.
+    #[arg(long)]
+    advertise: Option<String>,
 }
 
 /// A counter that knows which node serves it.

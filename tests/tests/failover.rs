@@ -188,7 +188,11 @@ async fn poll(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Du
 fn ids_owned_by(view: &ClusterView, node: &str, stem: &str, count: usize) -> Vec<String> {
     let ids: Vec<String> = (0..10_000)
         .map(|i| format!("{stem}-{i}"))
-        .filter(|id| view.owners.owner(shard_of(id, SHARDS)) == Some(node))
+        .filter(|id| {
+            // Owned and targeted there: not about to move because of an earlier rebalance.
+            let shard = shard_of(id, SHARDS);
+            view.owners.owner(shard) == Some(node) && view.targets.owner(shard) == Some(node)
+        })
         .take(count)
         .collect();
     assert_eq!(ids.len(), count, "not enough ids owned by {node}");

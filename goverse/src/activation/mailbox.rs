@@ -129,7 +129,7 @@ impl<T: Object> Activation<T> {
 
     /// Takes back the state after a turn run by a caller; starts a runner for jobs queued
     /// meanwhile.
-    fn release(self: &Arc<Self>, state: Box<T>, router: &Router) {
+    pub(crate) fn release(self: &Arc<Self>, state: Box<T>, router: &Router) {
         let mut inner = self.inner.lock();
         inner.state = Some(state);
         if inner.queue.is_empty() {

@@ -85,6 +85,11 @@ impl ActivationTable {
         Ok(activation)
     }
 
+    /// The activation of `key` with its type, if there is one.
+    pub(crate) fn get_typed<T: Object>(&self, key: &ObjectKey) -> Option<Arc<Activation<T>>> {
+        downcast::<T>(self.get(key)?).ok()
+    }
+
     /// The activation of `key`, if there is one.
     pub(crate) fn get(&self, key: &ObjectKey) -> Option<Arc<dyn AnyActivation>> {
         self.part(key).lock().get(key).cloned()

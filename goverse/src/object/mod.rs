@@ -11,9 +11,14 @@ use std::future::Future;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::activation::Activation;
 use crate::codec::Payload;
 use crate::error::Result;
-use crate::routing::ObjectHandle;
+use crate::routing::{ObjectHandle, Router};
 
 pub use args::{Args, MAX_ARGS};
 pub(crate) use args::{NamedArgs, NamedArgsSeed};
@@ -151,7 +156,17 @@ pub struct MethodInfo {
 pub struct MethodEntry<T: Object> {
     info: MethodInfo,
     decode: fn(&Payload, CallMeta, EncodedReply) -> Result<Job<T>>,
+    /// Runs an encoded exclusive call in the caller's task on an idle activation.
+    claimed: Option<ClaimedCall<T>>,
 }
+
+/// Runs an encoded call on a claimed activation, or `None` if it could not be claimed.
+type ClaimedCall<T> = for<'a> fn(
+    &'a Router,
+    &'a Arc<Activation<T>>,
+    &'a Payload,
+    &'a CallMeta,
+) -> Option<BoxFuture<'a, Result<Payload>>>;
 
 impl<T: Object> std::fmt::Debug for MethodEntry<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -170,6 +185,7 @@ impl<T: Object> MethodEntry<T> {
                 idempotent: M::IDEMPOTENT,
             },
             decode: decode_exclusive::<M>,
+            claimed: Some(run_claimed_encoded::<M>),
         }
     }
 
@@ -183,6 +199,7 @@ impl<T: Object> MethodEntry<T> {
                 idempotent: M::IDEMPOTENT,
             },
             decode: decode_shared::<M>,
+            claimed: None,
         }
     }
 
@@ -199,6 +216,17 @@ impl<T: Object> MethodEntry<T> {
     ) -> Result<Job<T>> {
         (self.decode)(args, meta, reply)
     }
+
+    /// Runs the call in the caller's task if the method is exclusive and the activation idle.
+    pub(crate) fn run_claimed<'a>(
+        &self,
+        router: &'a Router,
+        activation: &'a Arc<Activation<T>>,
+        args: &'a Payload,
+        meta: &'a CallMeta,
+    ) -> Option<BoxFuture<'a, Result<Payload>>> {
+        (self.claimed?)(router, activation, args, meta)
+    }
 }
 
 fn decode_args<M: Method>(payload: &Payload) -> Result<M::Args> {
@@ -213,6 +241,28 @@ fn decode_args<M: Method>(payload: &Payload) -> Result<M::Args> {
             M::NAME
         ),
     )
+}
+
+fn run_claimed_encoded<'a, M: ExclusiveMethod>(
+    router: &'a Router,
+    activation: &'a Arc<Activation<M::Object>>,
+    args: &'a Payload,
+    meta: &'a CallMeta,
+) -> Option<BoxFuture<'a, Result<Payload>>> {
+    let state = activation.try_claim(meta)?;
+    let args_value = match decode_args::<M>(args) {
+        Ok(value) => value,
+        Err(error) => {
+            activation.release(state, router);
+            return Some(Box::pin(std::future::ready(Err(error))));
+        }
+    };
+    Some(Box::pin(async move {
+        let output = activation
+            .run_claimed::<M>(router, state, args_value, meta.clone())
+            .await?;
+        args.codec.encode(&output)
+    }))
 }
 
 fn decode_exclusive<M: ExclusiveMethod>(

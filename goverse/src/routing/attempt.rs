@@ -209,6 +209,14 @@ impl<T: Object> Attempt for EncodedAttempt<T> {
     }
 
     async fn local(&mut self, router: &Router) -> Step<Payload> {
+        // Only an existing activation: bad arguments must not leave an empty one behind.
+        if let Some(activation) = router.activations().get_typed::<T>(&self.key)
+            && let Some(turn) = self
+                .entry
+                .run_claimed(router, &activation, &self.args, &self.meta)
+        {
+            return Step::Done(turn.await);
+        }
         let (tx, rx) = oneshot::channel();
         let reply = EncodedReply {
             codec: self.args.codec,

@@ -59,6 +59,8 @@ pub(crate) struct OutgoingCall {
 pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
     /// Runs a call on the node at `address`.
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
+    /// Drops the connections to nodes whose address is not in `live`.
+    fn retain(&self, live: &[String]);
     /// Creates or deletes an object on the node at `address`.
     fn lifecycle(
         &self,

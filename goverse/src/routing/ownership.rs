@@ -46,6 +46,14 @@ impl Router {
             }
         }
         self.bump_epoch();
+        if let Some(peers) = &self.inner.peers {
+            let live: Vec<String> = view
+                .nodes
+                .values()
+                .filter_map(|info| info.advertise.clone())
+                .collect();
+            peers.retain(&live);
+        }
         if view.fenced {
             tracing::warn!(node = %me, "lost the cluster registration: deactivating every object");
             self.drain(None).await;

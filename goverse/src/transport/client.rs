@@ -63,6 +63,12 @@ fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
 }
 
 impl Peers for PeerPool {
+    fn retain(&self, live: &[String]) {
+        self.clients
+            .lock()
+            .retain(|address, _| live.contains(address));
+    }
+
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
         let client = self.client(address);
         let address = address.to_string();
