@@ -110,8 +110,8 @@ impl<T: Object> Activation<T> {
         meta: CallMeta,
     ) -> Result<M::Output> {
         let mut lease = Lease {
-            activation: self.clone(),
-            router: router.clone(),
+            activation: self,
+            router,
             state: Some(state),
             panicked: false,
         };
@@ -395,23 +395,23 @@ impl<T: Object> Activation<T> {
 }
 
 /// The state of an activation while a caller's task runs a turn on it.
-struct Lease<T: Object> {
-    activation: Arc<Activation<T>>,
-    router: Router,
+struct Lease<'a, T: Object> {
+    activation: &'a Arc<Activation<T>>,
+    router: &'a Router,
     state: Option<Box<T>>,
     panicked: bool,
 }
 
-impl<T: Object> Drop for Lease<T> {
+impl<T: Object> Drop for Lease<'_, T> {
     fn drop(&mut self) {
         let Some(state) = self.state.take() else {
             return;
         };
         if self.panicked {
             drop(state);
-            self.activation.crash(&self.router);
+            self.activation.crash(self.router);
         } else {
-            self.activation.release(state, &self.router);
+            self.activation.release(state, self.router);
         }
     }
 }

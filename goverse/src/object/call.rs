@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -235,9 +236,22 @@ pub(crate) async fn guarded<O>(
     method: &str,
     ctx: &Context,
 ) -> (Result<O>, TurnOutcome) {
-    match tokio::time::timeout_at(deadline, AssertUnwindSafe(turn).catch_unwind()).await {
-        Ok(Ok(result)) => (result, TurnOutcome::Finished),
-        Ok(Err(panic)) => {
+    let mut turn = std::pin::pin!(AssertUnwindSafe(turn).catch_unwind());
+    // Most turns finish without waiting: poll once before arming the deadline's timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(turn.as_mut().poll(cx))).await;
+    let finished = match first {
+        Poll::Ready(finished) => finished,
+        Poll::Pending => match tokio::time::timeout_at(deadline, turn).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                let error = deadline_error(ctx.object_type(), method, ctx.object_id());
+                return (Err(error), TurnOutcome::TimedOut);
+            }
+        },
+    };
+    match finished {
+        Ok(result) => (result, TurnOutcome::Finished),
+        Err(panic) => {
             let error = Error::internal(format!(
                 "method {}.{method} on object `{}` panicked: {}; the activation was dropped",
                 ctx.object_type(),
@@ -245,10 +259,6 @@ pub(crate) async fn guarded<O>(
                 panic_message(&*panic)
             ));
             (Err(error), TurnOutcome::Panicked)
-        }
-        Err(_) => {
-            let error = deadline_error(ctx.object_type(), method, ctx.object_id());
-            (Err(error), TurnOutcome::TimedOut)
         }
     }
 }
