@@ -200,6 +200,26 @@ impl Ledger {
     }
 }
 
+/// Marks written through the renamed crate path are recognised too.
+#[derive(::std::fmt::Debug, ::std::default::Default)]
+pub struct Pinger {
+    started: bool,
+}
+
+#[::renamed_goverse::object]
+impl Pinger {
+    #[::renamed_goverse::on_activate]
+    async fn start(&mut self) {
+        self.started = true;
+    }
+
+    /// Whether `on_activate` ran.
+    #[::renamed_goverse::method]
+    pub async fn ping(&self) -> bool {
+        self.started
+    }
+}
+
 /// The calls, from a module that brings the standard prelude back: only the objects above are
 /// defined without it.
 mod tests {
@@ -241,6 +261,12 @@ mod tests {
     #[test]
     fn calls_run_through_the_generated_proxies() {
         on_node(|node| async move {
+            ::std::assert!(
+                node.object::<Pinger>("hygiene-pinger")
+                    .ping()
+                    .await
+                    .unwrap()
+            );
             let alice: CounterProxy = node.object::<Counter>("hygiene-alice");
             ::std::assert_eq!(alice.add(10).await.unwrap(), 10);
             ::std::assert_eq!(alice.get().await.unwrap(), 10);
