@@ -225,7 +225,7 @@ impl Pinger {
 mod tests {
     use ::std::prelude::rust_2024::*;
 
-    use super::{Counter, CounterProxy, EVENTS, Entry, Ledger, LedgerProxy};
+    use super::{Counter, CounterProxy, EVENTS, Entry, Ledger, LedgerProxy, Pinger};
 
     fn events_of(id: &str) -> ::std::vec::Vec<::std::string::String> {
         let prefix = ::std::format!("{id}: ");
