@@ -244,6 +244,22 @@ async fn start_cluster(
     ))
 }
 
+/// Publishes the node's load in its registration every few seconds.
+async fn report_load(router: Router, coordinator: Arc<dyn Coordinator>) {
+    let mut ticks = tokio::time::interval(LOAD_REPORT_PERIOD);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let objects = router.activations().len() as u64;
+        if let Err(error) = coordinator.report_load(objects).await {
+            tracing::debug!(%error, "reporting the load failed; next period");
+        }
+    }
+}
+
+/// How often a node publishes its load.
+const LOAD_REPORT_PERIOD: Duration = Duration::from_secs(2);
+
 /// Deactivates idle objects, checking a few times per idle timeout.
 async fn collect_idle(router: Router, idle: Duration) {
     let period = (idle / 4).clamp(Duration::from_millis(5), Duration::from_secs(30));
@@ -285,6 +301,10 @@ impl Node {
         let idle = router.config().idle_timeout;
         tasks.push(tokio::spawn(router.clone().follow_view()));
         tasks.push(tokio::spawn(collect_idle(router.clone(), idle)));
+        tasks.push(tokio::spawn(report_load(
+            router.clone(),
+            coordinator.clone(),
+        )));
         tracing::info!(node = %coordinator.node_id(), "node started");
         Node {
             router,

@@ -113,6 +113,26 @@ async fn three_nodes_share_the_shards_and_route_calls() {
     n3.delete::<Counter>("spread-0").await.unwrap();
     assert_eq!(n1.object::<Counter>("spread-0").get().await.unwrap(), 0);
 
+    // An id pinned to a node's address lives on that node, whichever node calls it.
+    let pinned = format!("{}/pinned", n2.address().unwrap());
+    assert_eq!(
+        n1.object::<Placed>(&pinned).hit().await.unwrap(),
+        ("n2".to_string(), 1)
+    );
+    assert_eq!(
+        n3.object::<Placed>(&pinned).hit().await.unwrap(),
+        ("n2".to_string(), 2)
+    );
+
+    // Every node publishes its load in its registration.
+    wait_until("n1 sees the load of n2", Duration::from_secs(15), || {
+        n1.cluster_view()
+            .nodes
+            .get("n2")
+            .is_some_and(|info| info.objects > 0)
+    })
+    .await;
+
     for node in [n1, n2, n3] {
         node.shutdown().await.unwrap();
     }

@@ -94,7 +94,8 @@ struct Inner {
     node_id: String,
     shard_count: u32,
     settings: EtcdSettings,
-    info: NodeInfo,
+    /// What this node publishes about itself (the load part changes).
+    info: Mutex<NodeInfo>,
     client: Client,
     mirror: Mutex<Mirror>,
     /// The lease this node's registration is on (0 while it has none).
@@ -160,6 +161,7 @@ impl EtcdCoordinator {
             advertise: Some(settings.advertise.clone()),
             version: env!("CARGO_PKG_VERSION").to_string(),
             started_ms,
+            objects: 0,
         };
         let empty = ClusterView {
             nodes: BTreeMap::new(),
@@ -174,7 +176,7 @@ impl EtcdCoordinator {
                 node_id,
                 shard_count,
                 settings,
-                info,
+                info: Mutex::new(info),
                 client,
                 mirror: Mutex::new(Mirror {
                     nodes: BTreeMap::new(),
@@ -252,7 +254,7 @@ impl Inner {
         )
         .await?
         .id();
-        let value = serde_json::to_string(&self.info).expect("plain JSON");
+        let value = serde_json::to_string(&*self.info.lock()).expect("plain JSON");
         let mut client = self.client.clone();
         let options = PutOptions::new().with_lease(lease);
         bounded(
@@ -498,7 +500,7 @@ impl Inner {
             mirror.loaded && !mirror.nodes.contains_key(&self.node_id)
         };
         if missing {
-            let value = serde_json::to_string(&self.info).expect("plain JSON");
+            let value = serde_json::to_string(&*self.info.lock()).expect("plain JSON");
             let key = self.key(&format!("nodes/{}", self.node_id));
             let mut client = self.client.clone();
             let options = PutOptions::new().with_lease(lease);
@@ -765,6 +767,29 @@ impl Coordinator for EtcdCoordinator {
                 },
             );
             inner.write_entries(writes, "releasing shards").await
+        })
+    }
+
+    fn report_load(&self, objects: u64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let value = {
+                let mut info = inner.info.lock();
+                if info.objects == objects {
+                    return Ok(());
+                }
+                info.objects = objects;
+                serde_json::to_string(&*info).expect("plain JSON")
+            };
+            let lease = inner.lease.load(Ordering::Acquire);
+            if lease == 0 {
+                return Ok(());
+            }
+            let key = inner.key(&format!("nodes/{}", inner.node_id));
+            let mut client = inner.client.clone();
+            let options = PutOptions::new().with_lease(lease);
+            bounded("reporting the load", client.put(key, value, Some(options))).await?;
+            Ok(())
         })
     }
 

@@ -27,6 +27,7 @@ impl LocalCoordinator {
             advertise: None,
             version: env!("CARGO_PKG_VERSION").to_string(),
             started_ms: 0,
+            objects: 0,
         };
         let view = ClusterView {
             nodes: BTreeMap::from([(node_id.clone(), info)]),
@@ -66,6 +67,17 @@ impl Coordinator for LocalCoordinator {
     }
 
     fn release(&self, _shards: Vec<ShardId>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn report_load(&self, objects: u64) -> BoxFuture<'_, Result<()>> {
+        self.view.send_modify(|view| {
+            let mut updated = ClusterView::clone(view);
+            if let Some(info) = updated.nodes.get_mut(&self.node_id) {
+                info.objects = objects;
+            }
+            *view = Arc::new(updated);
+        });
         Box::pin(std::future::ready(Ok(())))
     }
 

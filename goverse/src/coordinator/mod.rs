@@ -32,6 +32,9 @@ pub struct NodeInfo {
     pub version: String,
     /// When it started (milliseconds since the Unix epoch).
     pub started_ms: u64,
+    /// Objects active on it at its last report.
+    #[serde(default)]
+    pub objects: u64,
 }
 
 /// What the cluster looks like from one node at one moment.
@@ -77,6 +80,9 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug + 'static {
 
     /// Gives up ownership of `shards`, whose objects are already deactivated.
     fn release(&self, shards: Vec<ShardId>) -> BoxFuture<'_, Result<()>>;
+
+    /// Publishes this node's load (active objects) in its registration.
+    fn report_load(&self, objects: u64) -> BoxFuture<'_, Result<()>>;
 
     /// Leaves the cluster: resigns leadership and removes this node's registration.
     fn leave(&self) -> BoxFuture<'_, Result<()>>;
