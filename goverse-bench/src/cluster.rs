@@ -257,10 +257,13 @@ async fn growth_errors(etcd: &Etcd, scale: Scale) -> Row {
     while n3.list_objects().len() < objects / 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    eprintln!("  rebalanced; stopping the load");
     stop.store(true, Ordering::Relaxed);
     load.await.expect("load finished");
+    eprintln!("  load stopped; shutting down");
     for node in [n2, n3] {
         node.shutdown().await.unwrap();
+        eprintln!("  node down");
     }
     Arc::try_unwrap(n1)
         .expect("load done")

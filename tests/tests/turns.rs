@@ -141,3 +141,22 @@ async fn objects_run_independently() {
     slow_call.abort();
     drop(node);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_calls_that_never_wait_still_lets_other_tasks_run() {
+    let node = node().await;
+    let counter = node.object::<Counter>("busy-loop");
+    counter.add(0).await.unwrap();
+    let other_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = other_ran.clone();
+    tokio::spawn(async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) });
+    // Each call runs in this task and finishes at once; on a single thread the spawned task can
+    // only run if these calls give the scheduler a turn now and then.
+    let mut calls = 0;
+    while !other_ran.load(std::sync::atomic::Ordering::SeqCst) {
+        counter.add(1).await.unwrap();
+        calls += 1;
+        assert!(calls < 100_000, "100000 calls in a row never let another task run");
+    }
+    node.shutdown().await.unwrap();
+}

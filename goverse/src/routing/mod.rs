@@ -456,6 +456,9 @@ impl Router {
     ) -> Result<M::Output> {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
+        // A turn run in the caller's task may finish without ever waiting: take part in tokio's
+        // cooperative budget so that a loop of such calls still lets other tasks run.
+        tokio::task::coop::consume_budget().await;
         if let Ok(Route::Local) = self.route(&key)
             && let Ok(activation) = self
                 .inner
