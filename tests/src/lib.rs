@@ -45,16 +45,44 @@ pub fn count_of(id: &str, event: &str) -> usize {
     events_of(id).iter().filter(|e| *e == event).count()
 }
 
-/// Waits until `condition` holds, checking every few milliseconds; panics after `limit`.
-pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
+/// How often [`poll`] checks its condition.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Checks `condition` every [`POLL`] until it holds, for at most `limit`; returns how long it
+/// took, or `None` if it never held.
+pub async fn poll(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
+    let began = tokio::time::Instant::now();
+    loop {
+        if condition() {
+            return Some(began.elapsed());
+        }
+        if began.elapsed() >= limit {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
     }
+}
+
+/// Waits until `condition` holds; panics after `limit`.
+pub async fn wait_until(what: &str, limit: Duration, condition: impl FnMut() -> bool) {
+    assert!(
+        poll(limit, condition).await.is_some(),
+        "timed out waiting until {what}"
+    );
+}
+
+/// A builder for node `id` of a test cluster kept in `etcd` under `prefix`, with `shards` shards.
+pub fn cluster_builder(
+    etcd: &harness::Etcd,
+    prefix: &str,
+    id: &str,
+    shards: u32,
+) -> goverse::NodeBuilder {
+    Node::builder()
+        .etcd([etcd.endpoint()])
+        .prefix(prefix)
+        .node_id(id)
+        .shards(shards)
 }
 
 /// The counter of the design document, plus methods for error and timeout tests.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use goverse::prelude::*;
 use goverse_tests::harness::Etcd;
-use goverse_tests::{Counter, Placed, Relay, double_activations, wait_until};
+use goverse_tests::{Counter, Placed, Relay, cluster_builder, double_activations, wait_until};
 
 const SHARDS: u32 = 64;
 
@@ -18,11 +18,7 @@ fn prefix(test: &str) -> String {
 }
 
 async fn start_node(etcd: &Etcd, prefix: &str, id: &str) -> Node {
-    Node::builder()
-        .etcd([etcd.endpoint()])
-        .prefix(prefix)
-        .node_id(id)
-        .shards(SHARDS)
+    cluster_builder(etcd, prefix, id, SHARDS)
         .stability_window(Duration::from_millis(300))
         .call_timeout(Duration::from_secs(20))
         .start()

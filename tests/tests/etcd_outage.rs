@@ -12,26 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use goverse::prelude::*;
-use goverse_tests::Placed;
 use goverse_tests::harness::Etcd;
+use goverse_tests::{POLL, Placed, cluster_builder, poll};
 use tokio::time::Instant;
 
 const SHARDS: u32 = 64;
 const LEASE_TTL: Duration = Duration::from_secs(5);
 const STABILITY_WINDOW: Duration = Duration::from_millis(500);
-/// How often conditions are checked.
-const POLL: Duration = Duration::from_millis(20);
 
 fn prefix(test: &str) -> String {
     format!("/goverse-etcd-outage/{test}")
 }
 
 async fn start_node(etcd: &Etcd, prefix: &str, id: &str) -> Node {
-    Node::builder()
-        .etcd([etcd.endpoint()])
-        .prefix(prefix)
-        .node_id(id)
-        .shards(SHARDS)
+    cluster_builder(etcd, prefix, id, SHARDS)
         .lease_ttl(LEASE_TTL)
         .stability_window(STABILITY_WINDOW)
         .call_timeout(Duration::from_secs(10))
@@ -56,21 +50,6 @@ async fn converge(nodes: &[&Node]) {
         node.wait_ready(Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("{} ready: {e}", node.node_id()));
-    }
-}
-
-/// Checks `condition` every [`POLL`] until it holds, for at most `limit`; returns how long it
-/// took, or `None` if it never held.
-async fn poll(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
-    let began = Instant::now();
-    loop {
-        if condition() {
-            return Some(began.elapsed());
-        }
-        if began.elapsed() >= limit {
-            return None;
-        }
-        tokio::time::sleep(POLL).await;
     }
 }
 

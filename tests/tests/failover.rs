@@ -17,8 +17,8 @@ use futures::future::join_all;
 use goverse::coordinator::ClusterView;
 use goverse::prelude::*;
 use goverse::sharding::shard_of;
-use goverse_tests::Placed;
 use goverse_tests::harness::{Etcd, Process};
+use goverse_tests::{POLL, Placed, cluster_builder, poll};
 use tokio::time::Instant;
 
 const SHARDS: u32 = 64;
@@ -26,8 +26,6 @@ const LEASE_TTL: Duration = Duration::from_millis(5000);
 const STABILITY_WINDOW: Duration = Duration::from_millis(500);
 /// How long a cluster may take to form before a test gives up.
 const FORM_LIMIT: Duration = Duration::from_secs(30);
-/// How often conditions are checked.
-const POLL: Duration = Duration::from_millis(20);
 
 /// Three node processes and the in-process member `n0`, on a fresh etcd.
 struct Cluster {
@@ -50,11 +48,7 @@ impl Cluster {
         for (_, process) in &processes {
             process.wait_for_line_async("ready", FORM_LIMIT).await;
         }
-        let n0 = Node::builder()
-            .etcd([etcd.endpoint()])
-            .prefix(&prefix)
-            .node_id("n0")
-            .shards(SHARDS)
+        let n0 = cluster_builder(&etcd, &prefix, "n0", SHARDS)
             .lease_ttl(LEASE_TTL)
             .stability_window(STABILITY_WINDOW)
             .call_timeout(Duration::from_secs(10))
@@ -167,21 +161,6 @@ fn describe(view: &ClusterView) -> String {
         count(&view.owners),
         count(&view.targets),
     )
-}
-
-/// Checks `condition` every [`POLL`] until it holds, for at most `limit`; returns how long it
-/// took, or `None` if it never held.
-async fn poll(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
-    let began = Instant::now();
-    loop {
-        if condition() {
-            return Some(began.elapsed());
-        }
-        if began.elapsed() >= limit {
-            return None;
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// `count` object ids made from `stem` whose shards `node` owns in `view`.

@@ -21,7 +21,7 @@ use goverse::coordinator::ClusterView;
 use goverse::prelude::*;
 use goverse::sharding::shard_of;
 use goverse_tests::harness::Etcd;
-use goverse_tests::{Placed, double_activations};
+use goverse_tests::{Placed, cluster_builder, double_activations};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -224,11 +224,7 @@ fn prefix(test: &str) -> String {
 }
 
 fn builder(etcd: &Etcd, prefix: &str, id: &str) -> NodeBuilder {
-    Node::builder()
-        .etcd([etcd.endpoint()])
-        .prefix(prefix)
-        .node_id(id)
-        .shards(SHARDS)
+    cluster_builder(etcd, prefix, id, SHARDS)
         .stability_window(STABILITY)
         .lease_ttl(LEASE_TTL)
         .call_timeout(Duration::from_secs(20))

@@ -156,7 +156,10 @@ async fn a_loop_of_calls_that_never_wait_still_lets_other_tasks_run() {
     while !other_ran.load(std::sync::atomic::Ordering::SeqCst) {
         counter.add(1).await.unwrap();
         calls += 1;
-        assert!(calls < 100_000, "100000 calls in a row never let another task run");
+        assert!(
+            calls < 100_000,
+            "100000 calls in a row never let another task run"
+        );
     }
     node.shutdown().await.unwrap();
 }
