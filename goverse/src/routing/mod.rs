@@ -456,9 +456,6 @@ impl Router {
     ) -> Result<M::Output> {
         let key = ObjectKey::new(<M::Object as Object>::TYPE_NAME, id.clone());
         let meta = self.prepare(&key, M::NAME, options)?;
-        // A turn run in the caller's task may finish without ever waiting: take part in tokio's
-        // cooperative budget so that a loop of such calls still lets other tasks run.
-        tokio::task::coop::consume_budget().await;
         if let Ok(Route::Local) = self.route(&key)
             && let Ok(activation) = self
                 .inner
@@ -466,7 +463,11 @@ impl Router {
                 .get_or_insert::<M::Object>(&key, || self.may_activate(&key))
             && let Some(state) = activation.try_claim(&meta)
         {
-            return activation.run_claimed::<M>(self, state, args, meta).await;
+            let result = activation.run_claimed::<M>(self, state, args, meta).await;
+            // The turn may have finished without ever waiting: take part in tokio's cooperative
+            // budget, so that a loop of such calls still lets other tasks run.
+            tokio::task::coop::consume_budget().await;
+            return result;
         }
         self.routed(TypedAttempt::<M>::new(key, meta, args, |call| {
             Job::Exclusive(Box::new(call))
