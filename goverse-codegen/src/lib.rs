@@ -54,7 +54,8 @@ pub fn outside_object(attribute: &str, attr: TokenStream, item: TokenStream) -> 
     let _ = attr;
     let message = format!(
         "#[{attribute}] only works on a method inside an impl block annotated with \
-         #[goverse::object]; add #[goverse::object] to the enclosing `impl` block"
+         #[goverse::object]; put it on a method of such a block (a free function cannot be a \
+         goverse method)"
     );
     let error = syn::Error::new_spanned(leading_tokens(&item), message).to_compile_error();
     quote!(#item #error)

@@ -52,7 +52,8 @@ pub(crate) fn validate(parsed: Parsed<'_>, default_crate: Path) -> syn::Result<O
             Some(segment) => {
                 diagnostics.error_at(
                     &segment.arguments,
-                    "#[goverse::object] does not support generic types; use a concrete struct",
+                    "#[goverse::object] does not support generic types, even with concrete arguments: an \
+                     object type needs one wire name; wrap the value in a non-generic struct",
                 );
                 None
             }
