@@ -91,8 +91,13 @@ impl Cluster {
             .1
     }
 
-    fn process_ids(&self) -> Vec<String> {
-        self.processes.iter().map(|(id, _)| id.clone()).collect()
+    /// A node process that does not lead (leader failover has a test of its own).
+    fn follower(&self, view: &ClusterView) -> String {
+        self.processes
+            .iter()
+            .map(|(id, _)| id.clone())
+            .find(|id| view.leader.as_deref() != Some(id.as_str()))
+            .expect("a process that does not lead")
     }
 
     /// The view of `n0` and the output of every process, for failure messages.
@@ -195,12 +200,7 @@ async fn sigkill_failover_serves_again_within_8s() {
     let mut cluster = Cluster::start("sigkill").await;
     let n0 = cluster.n0().clone();
     let view = n0.cluster_view();
-    // Not the leader: leader failover is the next test's subject.
-    let victim = cluster
-        .process_ids()
-        .into_iter()
-        .find(|id| view.leader.as_deref() != Some(id.as_str()))
-        .expect("a process that does not lead");
+    let victim = cluster.follower(&view);
     let ids = ids_owned_by(&view, &victim, "sigkill", 6);
     for id in &ids {
         let (node, _) = n0
@@ -267,7 +267,7 @@ async fn leader_failover() {
     let dead = view.leader.clone().expect("a leader is elected");
     // The processes started first, so one of them was elected before n0 joined.
     assert!(
-        cluster.process_ids().contains(&dead),
+        cluster.processes.iter().any(|(id, _)| *id == dead),
         "the leader {dead} is not one of the processes\n{}",
         cluster.report()
     );
@@ -388,11 +388,7 @@ async fn sigterm_hands_off_without_errors() {
     let mut cluster = Cluster::start("sigterm").await;
     let n0 = cluster.n0().clone();
     let view = n0.cluster_view();
-    let victim = cluster
-        .process_ids()
-        .into_iter()
-        .find(|id| view.leader.as_deref() != Some(id.as_str()))
-        .expect("a process that does not lead");
+    let victim = cluster.follower(&view);
     let victim_ids = ids_owned_by(&view, &victim, "sigterm", 8);
     let mut ids: Vec<String> = (0..32).map(|i| format!("sigterm-load-{i}")).collect();
     ids.extend(victim_ids.iter().cloned());
