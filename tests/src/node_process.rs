@@ -17,8 +17,15 @@ fn millis(text: &str) -> Duration {
 }
 
 /// Runs a node from `<etcd endpoint> <prefix> <node id> <shards> <lease ttl ms> <stability window ms>`
-/// until SIGTERM.
+/// until SIGTERM. Runtime logs go to stderr, filtered by `RUST_LOG` (default `goverse=info`).
 pub async fn run(args: &[String]) -> goverse::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("goverse=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     let node = Node::builder()
         .etcd([arg(args, 0, "etcd endpoint")])
         .prefix(arg(args, 1, "prefix"))
