@@ -53,6 +53,7 @@ pub mod coordinator;
 mod error;
 mod id;
 mod object;
+pub mod persistence;
 pub mod prelude;
 mod routing;
 mod runtime;
