@@ -13,14 +13,32 @@ pub(crate) struct ObjectModel {
     pub(crate) proxy: Ident,
     /// The type name on the wire.
     pub(crate) wire_name: String,
-    /// Whether the state is persisted (`persist`).
-    pub(crate) persist: bool,
+    /// How the state is persisted, if `persist` is given.
+    pub(crate) persist: Option<PersistModel>,
     /// The callable methods, in declaration order.
     pub(crate) methods: Vec<MethodModel>,
     /// The `#[on_activate]` hook.
     pub(crate) on_activate: Option<HookModel>,
     /// The `#[on_deactivate]` hook.
     pub(crate) on_deactivate: Option<HookModel>,
+}
+
+/// The `persist` option, validated.
+pub(crate) struct PersistModel {
+    /// The `persist` keyword.
+    pub(crate) span: Span,
+    /// When the state is saved.
+    pub(crate) policy: SavePolicyModel,
+}
+
+/// When a persistent object is saved.
+pub(crate) enum SavePolicyModel {
+    /// `persist`: at the node's save interval.
+    NodeInterval,
+    /// `persist(every_turn)`.
+    EveryTurn,
+    /// `persist(interval = "...")`, in milliseconds.
+    Interval(u64),
 }
 
 /// Whether a method takes the object alone or shares it with other readers.

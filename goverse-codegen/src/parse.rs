@@ -12,10 +12,20 @@ use crate::diagnostics::Diagnostics;
 pub(crate) struct ObjectArgs {
     /// `name = "..."`.
     pub(crate) name: Option<LitStr>,
-    /// `persist`.
-    pub(crate) persist: bool,
+    /// `persist` or `persist(...)`.
+    pub(crate) persist: Option<PersistArgs>,
     /// `crate = path`.
     pub(crate) krate: Option<Path>,
+}
+
+/// The options of `persist(...)`.
+pub(crate) struct PersistArgs {
+    /// The `persist` keyword, where errors about persistence point.
+    pub(crate) span: proc_macro2::Span,
+    /// `every_turn`.
+    pub(crate) every_turn: Option<proc_macro2::Span>,
+    /// `interval = "10s"`.
+    pub(crate) interval: Option<LitStr>,
 }
 
 /// Which goverse attribute marks a function.
@@ -158,10 +168,10 @@ fn parse_object_args(attr: TokenStream) -> syn::Result<ObjectArgs> {
             }
             args.name = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("persist") {
-            if args.persist {
+            if args.persist.is_some() {
                 return Err(meta.error("`persist` is given twice; keep one"));
             }
-            args.persist = true;
+            args.persist = Some(parse_persist_args(&meta)?);
         } else if meta.path.is_ident("crate") {
             if args.krate.is_some() {
                 return Err(meta.error("`crate` is given twice; keep one"));
@@ -181,6 +191,41 @@ fn parse_object_args(attr: TokenStream) -> syn::Result<ObjectArgs> {
     });
     parser.parse2(attr)?;
     Ok(args)
+}
+
+fn parse_persist_args(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<PersistArgs> {
+    let mut persist = PersistArgs {
+        span: syn::spanned::Spanned::span(&meta.path),
+        every_turn: None,
+        interval: None,
+    };
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(persist);
+    }
+    meta.parse_nested_meta(|option| {
+        if option.path.is_ident("every_turn") {
+            if persist.every_turn.is_some() {
+                return Err(option.error("`every_turn` is given twice; keep one"));
+            }
+            persist.every_turn = Some(syn::spanned::Spanned::span(&option.path));
+        } else if option.path.is_ident("interval") {
+            if persist.interval.is_some() {
+                return Err(option.error("`interval` is given twice; keep one"));
+            }
+            persist.interval = Some(option.value()?.parse()?);
+        } else {
+            let key = option
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Err(option.error(format!(
+                "unknown option `{key}` for `persist`; expected `every_turn` or `interval = \"10s\"`"
+            )));
+        }
+        Ok(())
+    })?;
+    Ok(persist)
 }
 
 fn parse_mark_args(mark: Mark, attr: &Attribute) -> syn::Result<(Option<LitStr>, bool)> {

@@ -11,8 +11,10 @@ use syn::visit_mut::VisitMut;
 use syn::{FnArg, ImplItemFn, Pat, Path, ReturnType, Signature, Type};
 
 use crate::diagnostics::Diagnostics;
-use crate::model::{HookModel, MethodModel, ObjectModel, Output, Param, Turn};
-use crate::parse::{Mark, Marked, Parsed};
+use crate::model::{
+    HookModel, MethodModel, ObjectModel, Output, Param, PersistModel, SavePolicyModel, Turn,
+};
+use crate::parse::{Mark, Marked, Parsed, PersistArgs};
 
 /// The most arguments a method may take (matches the runtime's `MAX_ARGS`).
 const MAX_ARGS: usize = 12;
@@ -77,6 +79,11 @@ pub(crate) fn validate(parsed: Parsed<'_>, default_crate: Path) -> syn::Result<O
         (None, None) => String::new(),
     };
 
+    let persist = args
+        .persist
+        .as_ref()
+        .and_then(|persist| persist_model(persist, &mut diagnostics));
+
     let mut methods = Vec::new();
     let mut on_activate = None;
     let mut on_deactivate = None;
@@ -114,11 +121,56 @@ pub(crate) fn validate(parsed: Parsed<'_>, default_crate: Path) -> syn::Result<O
         self_ty: (*item.self_ty).clone(),
         proxy: format_ident!("{}Proxy", type_ident),
         wire_name,
-        persist: args.persist,
+        persist,
         methods,
         on_activate,
         on_deactivate,
     })
+}
+
+fn persist_model(persist: &PersistArgs, diagnostics: &mut Diagnostics) -> Option<PersistModel> {
+    let policy = match (&persist.every_turn, &persist.interval) {
+        (None, None) => SavePolicyModel::NodeInterval,
+        (Some(_), None) => SavePolicyModel::EveryTurn,
+        (None, Some(interval)) => match parse_millis(&interval.value()) {
+            Some(0) | None => {
+                diagnostics.push(syn::Error::new(
+                    interval.span(),
+                    "`interval` must be a positive duration with a unit, e.g. \"500ms\", \"10s\", \"2m\"",
+                ));
+                return None;
+            }
+            Some(millis) => SavePolicyModel::Interval(millis),
+        },
+        (Some(every_turn), Some(_)) => {
+            diagnostics.push(syn::Error::new(
+                *every_turn,
+                "`every_turn` and `interval` exclude each other: keep `every_turn` to save after \
+                 each exclusive turn, or `interval` to save at most that often",
+            ));
+            return None;
+        }
+    };
+    Some(PersistModel {
+        span: persist.span,
+        policy,
+    })
+}
+
+/// Milliseconds in a duration written as a number and a unit (`ms`, `s`, `m`, `h`).
+fn parse_millis(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }
 
 fn check_wire_name(name: &str, span: Span, what: &str, diagnostics: &mut Diagnostics) {

@@ -6,8 +6,8 @@ pub use inventory;
 
 pub use crate::error::{Error, Result};
 pub use crate::object::{
-    Args, Context, ExclusiveMethod, Method, MethodEntry, Object, ObjectRegistration, Proxy,
-    SharedMethod,
+    Args, Context, ExclusiveMethod, Method, MethodEntry, Object, ObjectRegistration, Persistence,
+    Proxy, SavePolicy, SharedMethod,
 };
 pub use crate::routing::ObjectHandle;
 

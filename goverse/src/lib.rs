@@ -70,8 +70,11 @@ pub use error::{Error, ErrorKind, Result};
 pub use id::{MAX_ID_LEN, ObjectKey, validate_id};
 pub use object::{
     Args, Caller, Context, ExclusiveMethod, MAX_ARGS, Method, MethodEntry, MethodInfo, Object,
-    ObjectRegistration, Proxy, SharedMethod, TimerHandle, TurnKind,
+    ObjectRegistration, PersistentState, Persistence, Proxy, SavePolicy, SharedMethod, TimerHandle,
+    TurnKind,
 };
+pub use persistence::{CallOutcome, CallStatus, Database};
+pub use routing::{MAX_CALL_ID_LEN, new_call_id};
 pub use runtime::{Node, NodeBuilder, ObjectTypeInfo};
 
 /// Turns an inherent `impl` block into a goverse object type.

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::registry::Registry;
 use crate::object::{MethodInfo, Object, Proxy};
+use crate::persistence::{CallOutcome, Database};
 use crate::routing::{CallOptions, Delivery, Lifecycle, ObjectHandle, Router};
 
 /// Configures and starts a [`Node`].
@@ -28,6 +29,29 @@ use crate::routing::{CallOptions, Delivery, Lifecycle, ObjectHandle, Router};
 pub struct NodeBuilder {
     config: NodeConfig,
     cluster: ClusterOptions,
+    database: DatabaseOption,
+}
+
+/// Where the node keeps persistent state and reliable calls.
+#[derive(Debug, Clone, Default)]
+enum DatabaseOption {
+    /// A fresh in-memory store.
+    #[default]
+    Memory,
+    /// Opened (and migrated) at start.
+    Url(String),
+    /// An already opened store, possibly shared with other nodes in the process.
+    Open(Database),
+}
+
+impl DatabaseOption {
+    async fn open(self) -> Result<Database> {
+        match self {
+            DatabaseOption::Memory => Ok(Database::memory()),
+            DatabaseOption::Url(url) => Database::connect(&url).await,
+            DatabaseOption::Open(database) => Ok(database),
+        }
+    }
 }
 
 /// How the node joins a cluster; all empty for an embedded node.
@@ -78,6 +102,35 @@ impl NodeBuilder {
     /// How long an object may go without calls before it is deactivated (default 10 min).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// A changed `persist` object with the default policy is saved at least this often
+    /// (default 5 s). Deactivation, hand-off and shutdown always save changed objects.
+    pub fn save_interval(mut self, interval: Duration) -> Self {
+        self.config.save_interval = interval;
+        self
+    }
+
+    /// Keeps state and reliable calls in the PostgreSQL database at `url`
+    /// (`postgres://user:password@host:port/database`); the schema is created or migrated at
+    /// start. Needs the `postgres` cargo feature.
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.database = DatabaseOption::Url(url.into());
+        self
+    }
+
+    /// Keeps state and reliable calls in the SQLite file at `path` (created if missing): the
+    /// durable choice for one machine. Needs the `sqlite` cargo feature.
+    pub fn sqlite(mut self, path: impl AsRef<Path>) -> Self {
+        self.database = DatabaseOption::Url(format!("sqlite:{}", path.as_ref().display()));
+        self
+    }
+
+    /// Keeps state and reliable calls in an already opened [`Database`] (for example one
+    /// in-memory store shared by several nodes of one process).
+    pub fn database(mut self, database: Database) -> Self {
+        self.database = DatabaseOption::Open(database);
         self
     }
 
@@ -151,19 +204,30 @@ impl NodeBuilder {
         if config.shards == 0 {
             return Err(Error::invalid_argument("shards must be at least 1"));
         }
-        if config.call_timeout.is_zero() || config.idle_timeout.is_zero() {
+        if config.call_timeout.is_zero()
+            || config.idle_timeout.is_zero()
+            || config.save_interval.is_zero()
+        {
             return Err(Error::invalid_argument(
-                "call_timeout and idle_timeout must be greater than zero",
+                "call_timeout, idle_timeout and save_interval must be greater than zero",
             ));
         }
         let registry = Registry::collect()?;
+        let database = self.database.open().await?;
         if !self.cluster.etcd.is_empty() {
-            return start_cluster(config, self.cluster, registry).await;
+            return start_cluster(config, self.cluster, registry, database).await;
         }
         let coordinator: Arc<dyn Coordinator> =
             Arc::new(LocalCoordinator::new(config.node_id.clone(), config.shards));
         coordinator.join().await?;
-        let router = Router::new(config.clone(), registry, coordinator.clone(), None, None);
+        let router = Router::new(
+            config.clone(),
+            registry,
+            coordinator.clone(),
+            None,
+            None,
+            database,
+        );
         // Serve the shards this node owns before `start` returns.
         let view = coordinator.view().borrow().clone();
         router.apply_view(&view).await;
@@ -177,6 +241,7 @@ async fn start_cluster(
     mut config: NodeConfig,
     cluster: ClusterOptions,
     registry: Registry,
+    database: Database,
 ) -> Result<Node> {
     use crate::coordinator::etcd::{EtcdCoordinator, EtcdSettings};
     if cluster.lease_ttl < Duration::from_secs(2) {
@@ -212,6 +277,7 @@ async fn start_cluster(
         coordinator.clone(),
         Some(peers),
         Some(advertise.clone()),
+        database,
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = crate::transport::serve(listener, router.clone(), async {
@@ -237,6 +303,7 @@ async fn start_cluster(
     _config: NodeConfig,
     _cluster: ClusterOptions,
     _registry: Registry,
+    _database: Database,
 ) -> Result<Node> {
     Err(Error::invalid_argument(
         "etcd endpoints were given, but goverse was built without its `etcd` cargo feature; \
@@ -271,6 +338,17 @@ async fn collect_idle(router: Router, idle: Duration) {
     }
 }
 
+/// Queues saves of changed `persist` objects whose save interval has passed.
+async fn save_periodically(router: Router, shortest: Duration) {
+    let period = (shortest / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        router.activations().save_due(&router);
+    }
+}
+
 /// A registered object type and its methods.
 #[derive(Debug, Clone)]
 pub struct ObjectTypeInfo {
@@ -301,6 +379,10 @@ impl Node {
         let idle = router.config().idle_timeout;
         tasks.push(tokio::spawn(router.clone().follow_view()));
         tasks.push(tokio::spawn(collect_idle(router.clone(), idle)));
+        let save_interval = router.config().save_interval;
+        if let Some(shortest) = router.registry().shortest_save_interval(save_interval) {
+            tasks.push(tokio::spawn(save_periodically(router.clone(), shortest)));
+        }
         tasks.push(tokio::spawn(report_load(
             router.clone(),
             coordinator.clone(),
@@ -422,6 +504,36 @@ impl Node {
         self.router
             .call_by_name(type_name, id, method, args, CallOptions::default())
             .await
+    }
+
+    /// Makes a reliable call by type and method name: the method runs at most once for
+    /// `call_id`, and a repeat answers the stored outcome (see [`Proxy::reliable`]). Arguments
+    /// are a map of named parameters in any codec. The outcome's status tells a success, a
+    /// failure of the method (it ran) and a skipped call (it never ran; safe to retry).
+    pub async fn reliable_call_by_name(
+        &self,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        call_id: &str,
+        args: Payload,
+    ) -> Result<CallOutcome> {
+        self.router
+            .call_reliable_by_name(
+                type_name,
+                id,
+                method,
+                call_id,
+                args,
+                CallOptions::default(),
+                Delivery::Routed,
+            )
+            .await
+    }
+
+    /// The database that keeps this node's persistent state and reliable calls.
+    pub fn database(&self) -> &Database {
+        self.router.database()
     }
 
     /// The objects active on this node, sorted.

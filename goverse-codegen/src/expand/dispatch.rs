@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 
 use super::marker;
-use crate::model::{HookModel, MethodModel, ObjectModel, Output, Turn};
+use crate::model::{HookModel, MethodModel, ObjectModel, Output, SavePolicyModel, Turn};
 
 /// Every marker type and the `Object` impl.
 pub(super) fn expand(model: &ObjectModel) -> TokenStream {
@@ -91,7 +91,6 @@ fn object_impl(model: &ObjectModel) -> TokenStream {
         self_ty,
         proxy,
         wire_name,
-        persist,
         ..
     } = model;
     let entries = model.methods.iter().map(|method| {
@@ -109,11 +108,30 @@ fn object_impl(model: &ObjectModel) -> TokenStream {
         .on_deactivate
         .as_ref()
         .map(|hook| hook_fn(krate, quote!(on_deactivate), hook));
+    let persistence = model.persist.as_ref().map(|persist| {
+        let policy = match persist.policy {
+            SavePolicyModel::NodeInterval => quote!(#krate::__private::SavePolicy::Periodic(
+                ::core::option::Option::None
+            )),
+            SavePolicyModel::EveryTurn => quote!(#krate::__private::SavePolicy::EveryTurn),
+            SavePolicyModel::Interval(millis) => quote!(#krate::__private::SavePolicy::Periodic(
+                ::core::option::Option::Some(::core::time::Duration::from_millis(#millis))
+            )),
+        };
+        // Spanned at `persist`, so a state type without serde is reported there.
+        let glue = quote_spanned! {persist.span=>
+            #krate::__private::Persistence::<Self>::serde(#policy)
+        };
+        quote! {
+            const PERSISTENCE: ::core::option::Option<#krate::__private::Persistence<Self>> =
+                ::core::option::Option::Some(#glue);
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #krate::__private::Object for #self_ty {
             const TYPE_NAME: &'static str = #wire_name;
-            const PERSISTENT: bool = #persist;
+            #persistence
             type Proxy = #proxy;
             const METHODS: &'static [#krate::__private::MethodEntry<Self>] = &[#(#entries),*];
 

@@ -145,7 +145,6 @@ const _: () = {
     #[automatically_derived]
     impl ::goverse::__private::Object for Counter {
         const TYPE_NAME: &'static str = "Counter";
-        const PERSISTENT: bool = false;
         type Proxy = CounterProxy;
         const METHODS: &'static [::goverse::__private::MethodEntry<Self>] = &[
             ::goverse::__private::MethodEntry::exclusive::<__goverse_method_add>(),

@@ -60,7 +60,6 @@ const _: () = {
     #[automatically_derived]
     impl ::goverse::__private::Object for Session {
         const TYPE_NAME: &'static str = "Session";
-        const PERSISTENT: bool = false;
         type Proxy = SessionProxy;
         const METHODS: &'static [::goverse::__private::MethodEntry<Self>] = &[
             ::goverse::__private::MethodEntry::shared::<__goverse_method_loaded>(),

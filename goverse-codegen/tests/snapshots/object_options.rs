@@ -62,7 +62,17 @@ const _: () = {
     #[automatically_derived]
     impl ::my::reexport::__private::Object for Purse {
         const TYPE_NAME: &'static str = "Wallet";
-        const PERSISTENT: bool = true;
+        const PERSISTENCE: ::core::option::Option<
+            ::my::reexport::__private::Persistence<Self>,
+        > = ::core::option::Option::Some(
+            ::my::reexport::__private::Persistence::<
+                Self,
+            >::serde(
+                ::my::reexport::__private::SavePolicy::Periodic(
+                    ::core::option::Option::None,
+                ),
+            ),
+        );
         type Proxy = PurseProxy;
         const METHODS: &'static [::my::reexport::__private::MethodEntry<Self>] = &[
             ::my::reexport::__private::MethodEntry::exclusive::<

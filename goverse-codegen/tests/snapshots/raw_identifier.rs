@@ -59,7 +59,6 @@ const _: () = {
     #[automatically_derived]
     impl ::goverse::__private::Object for Token {
         const TYPE_NAME: &'static str = "Token";
-        const PERSISTENT: bool = false;
         type Proxy = TokenProxy;
         const METHODS: &'static [::goverse::__private::MethodEntry<Self>] = &[
             ::goverse::__private::MethodEntry::shared::<__goverse_method_type>(),

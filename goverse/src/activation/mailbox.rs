@@ -23,11 +23,14 @@ use super::AnyActivation;
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::call::{
-    CallMeta, DeactivateReason, DeactivateRequest, ExclusiveCall, Job, SharedCall, TurnOutcome,
-    deadline_error, guarded, panic_message,
+    CallMeta, DeactivateReason, DeactivateRequest, EncodedReply, ExclusiveCall, Job,
+    ReliableJob, SharedCall, TurnOutcome, TurnSaver, deadline_error, guarded, panic_message,
+    save_after_turn,
 };
+use crate::codec::{Codec, Payload};
 use crate::object::context::{CallChain, Caller, TimerOwner};
-use crate::object::{Context, ExclusiveMethod, Object};
+use crate::object::{Context, ExclusiveMethod, Object, SavePolicy};
+use crate::persistence::{CallOutcome, StateWrite, is_conflict};
 use crate::routing::Router;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,14 @@ struct Inner<T> {
     state: Option<Box<T>>,
     last_active: Instant,
     timers: Vec<AbortHandle>,
+    /// The stored version the state was loaded at or last saved as (0: no row).
+    version: i64,
+    /// Whether an exclusive turn ran since the last save.
+    dirty: bool,
+    /// When the state was last saved (or loaded).
+    last_saved: Instant,
+    /// Whether a `Job::Save` is queued.
+    save_queued: bool,
 }
 
 /// One active (or activating) object.
@@ -78,6 +89,10 @@ impl<T: Object> Activation<T> {
                 state: None,
                 last_active: Instant::now(),
                 timers: Vec::new(),
+                version: 0,
+                dirty: false,
+                last_saved: Instant::now(),
+                save_queued: false,
             }),
             wakeup: Notify::new(),
         }
@@ -96,6 +111,7 @@ impl<T: Object> Activation<T> {
         if !meta.from_timer {
             inner.last_active = Instant::now();
         }
+        inner.dirty |= T::PERSISTENCE.is_some();
         Some(state)
     }
 
@@ -113,7 +129,7 @@ impl<T: Object> Activation<T> {
             activation: self,
             router,
             state: Some(state),
-            panicked: false,
+            outcome: TurnOutcome::Finished,
         };
         let ctx = self.context_for(router, &meta);
         let state = lease
@@ -121,9 +137,12 @@ impl<T: Object> Activation<T> {
             .as_deref_mut()
             .expect("a lease holds the state until dropped");
         // Boxed: a method that calls its own type would otherwise give an infinitely sized future.
-        let turn: BoxFuture<'_, Result<M::Output>> = Box::pin(M::invoke(state, &ctx, args));
+        let turn: BoxFuture<'_, Result<M::Output>> = Box::pin(M::invoke(&mut *state, &ctx, args));
         let (result, outcome) = guarded(turn, meta.deadline, meta.method, &ctx).await;
-        lease.panicked = outcome == TurnOutcome::Panicked;
+        let saver = Saver::every_turn(self, router);
+        let saver = saver.as_ref().map(|s| s as &dyn TurnSaver<T>);
+        let (result, outcome) = save_after_turn(result, outcome, &*state, saver).await;
+        lease.outcome = outcome;
         result
     }
 
@@ -189,14 +208,30 @@ impl<T: Object> Activation<T> {
             };
             match job {
                 Job::Exclusive(call) => {
-                    if self.run_exclusive(call, &mut state, &router).await == TurnOutcome::Panicked
-                    {
-                        return self.crash(&router);
+                    let outcome = self.run_exclusive(call, &mut state, &router).await;
+                    if outcome.drops_activation() {
+                        return self.crash(&router, outcome);
                     }
                 }
                 Job::Shared(call) => {
-                    if self.run_shared(call, &state, &router).await == TurnOutcome::Panicked {
-                        return self.crash(&router);
+                    let outcome = self.run_shared(call, &state, &router).await;
+                    if outcome.drops_activation() {
+                        return self.crash(&router, outcome);
+                    }
+                }
+                Job::Reliable(job) => {
+                    let outcome = self.run_reliable(job, &mut state, &router).await;
+                    if outcome.drops_activation() {
+                        return self.crash(&router, outcome);
+                    }
+                }
+                Job::Save => {
+                    self.inner.lock().save_queued = false;
+                    if let Err(error) = self.save(&router, &state).await {
+                        tracing::warn!(object = %self.key, %error, "periodic save failed");
+                        if is_conflict(&error) {
+                            return self.crash(&router, TurnOutcome::Unsaved);
+                        }
                     }
                 }
                 Job::Ensure(done) => {
@@ -209,7 +244,10 @@ impl<T: Object> Activation<T> {
                         request.finish(Ok(()));
                         continue;
                     }
-                    return self.deactivate(state, &router, request).await;
+                    match self.deactivate(state, &router, request).await {
+                        Some(kept) => state = kept,
+                        None => return,
+                    }
                 }
             }
         }
@@ -239,14 +277,28 @@ impl<T: Object> Activation<T> {
     /// Builds the state and runs `on_activate`. On failure every queued job gets the error and
     /// the activation is retired, so the next call tries again.
     async fn activate(self: &Arc<Self>, router: &Router) -> Option<Box<T>> {
-        let mut state = Box::new(T::construct(self.key.id()));
         let deadline = Instant::now() + router.config().call_timeout;
-        let ctx = self.context(router, deadline, None, &CallChain::default());
-        let outcome = run_hook(state.on_activate(&ctx), deadline).await;
-        drop(ctx);
+        let outcome = match self.load(router, deadline).await {
+            Ok(mut state) => {
+                let ctx = self.context(router, deadline, None, &CallChain::default());
+                let hook = run_hook(state.on_activate(&ctx), deadline).await;
+                drop(ctx);
+                match hook {
+                    Ok(()) => self.pending_reliable(router).await.map(|jobs| (state, jobs)),
+                    Err(error) => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        };
         match outcome {
-            Ok(()) => {
-                self.inner.lock().phase = Phase::Active;
+            Ok((state, pending)) => {
+                let mut inner = self.inner.lock();
+                inner.phase = Phase::Active;
+                inner.last_saved = Instant::now();
+                // Calls recorded while the object was inactive run first, oldest first.
+                for job in pending.into_iter().rev() {
+                    inner.queue.push_front(Job::Reliable(job));
+                }
                 Some(state)
             }
             Err(error) => {
@@ -258,6 +310,228 @@ impl<T: Object> Activation<T> {
                 None
             }
         }
+    }
+
+    /// Reliable calls recorded for this object that never got an outcome (their owner stopped
+    /// or crashed first), as jobs nobody waits for, oldest first. A call to a method the type
+    /// no longer has is recorded as skipped.
+    async fn pending_reliable(&self, router: &Router) -> Result<Vec<ReliableJob>> {
+        let store = router.store();
+        let pending = store
+            .pending_calls(T::TYPE_NAME, self.key.id())
+            .await
+            .map_err(|error| error.prefixed("cannot read the pending reliable calls"))?;
+        let deadline = Instant::now() + router.config().call_timeout;
+        let mut jobs = Vec::with_capacity(pending.len());
+        for record in pending {
+            let Some(entry) = T::METHODS.iter().find(|e| e.info().name == record.method) else {
+                let error = Error::not_found(format!(
+                    "object type `{}` has no method `{}`",
+                    T::TYPE_NAME,
+                    record.method
+                ));
+                store
+                    .finish_call(&record.call_id, &CallOutcome::Skipped(error), None)
+                    .await?;
+                continue;
+            };
+            let method = entry.info().name;
+            jobs.push(ReliableJob {
+                call_id: record.call_id.into(),
+                method,
+                args_json: record.args_json.into(),
+                meta: CallMeta {
+                    method,
+                    deadline,
+                    chain: CallChain::default(),
+                    caller: None,
+                    from_timer: false,
+                },
+                reply: None,
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Runs one reliable call as an exclusive turn: unless the store already has its outcome,
+    /// runs the method and commits the outcome together with the changed state, in one
+    /// transaction. If the commit fails the activation is dropped, so the state is reloaded and
+    /// the call, still pending, runs again on the next try.
+    async fn run_reliable(
+        self: &Arc<Self>,
+        job: ReliableJob,
+        state: &mut T,
+        router: &Router,
+    ) -> TurnOutcome {
+        match router.store().call(&job.call_id).await {
+            Ok(Some(record)) => {
+                if let Some(outcome) = record.outcome {
+                    job.finish(Ok(outcome));
+                    return TurnOutcome::Finished;
+                }
+            }
+            Ok(None) => {
+                let error = Error::internal(format!(
+                    "reliable call `{}` is not in the store",
+                    job.call_id
+                ));
+                job.finish(Err(error));
+                return TurnOutcome::Finished;
+            }
+            Err(error) => {
+                job.finish(Err(error));
+                return TurnOutcome::Finished;
+            }
+        }
+        // A reliable turn always gets the node's full call timeout: its outcome is recorded
+        // whether or not the caller still waits.
+        let mut meta = job.meta.clone();
+        meta.deadline = Instant::now() + router.config().call_timeout;
+        let (outcome, turn) = self.invoke_reliable(&job, meta, state, router).await;
+        let state_write;
+        let state_json;
+        let write = match T::PERSISTENCE.as_ref() {
+            Some(persistence) if turn != TurnOutcome::Panicked && self.inner.lock().dirty => {
+                state_json = match persistence.encode(state) {
+                    Ok(json) => json,
+                    Err(error) => {
+                        job.finish(Err(error));
+                        return TurnOutcome::Unsaved;
+                    }
+                };
+                state_write = StateWrite {
+                    object_type: T::TYPE_NAME,
+                    object_id: self.key.id(),
+                    state_json: &state_json,
+                    expected_version: self.inner.lock().version,
+                };
+                Some(state_write)
+            }
+            _ => None,
+        };
+        match router.store().finish_call(&job.call_id, &outcome, write).await {
+            Ok(version) => {
+                if let Some(version) = version {
+                    let mut inner = self.inner.lock();
+                    inner.version = version;
+                    inner.dirty = false;
+                    inner.last_saved = Instant::now();
+                }
+                job.finish(Ok(outcome));
+                turn
+            }
+            Err(error) => {
+                let error = error.prefixed(format_args!(
+                    "the outcome of reliable call `{}` could not be recorded",
+                    job.call_id
+                ));
+                job.finish(Err(error));
+                TurnOutcome::Unsaved
+            }
+        }
+    }
+
+    /// Decodes the stored arguments and runs the method; a method that cannot take them is
+    /// `Skipped`, an error or a panic is `Failed`.
+    async fn invoke_reliable(
+        self: &Arc<Self>,
+        job: &ReliableJob,
+        meta: CallMeta,
+        state: &mut T,
+        router: &Router,
+    ) -> (CallOutcome, TurnOutcome) {
+        let Some(entry) = T::METHODS.iter().find(|e| e.info().name == job.method) else {
+            let error = Error::not_found(format!(
+                "object type `{}` has no method `{}`",
+                T::TYPE_NAME,
+                job.method
+            ));
+            return (CallOutcome::Skipped(error), TurnOutcome::Finished);
+        };
+        let args = Payload::new(Codec::Json, job.args_json.as_bytes().to_vec());
+        let (tx, rx) = oneshot::channel();
+        let reply = EncodedReply {
+            codec: Codec::Json,
+            tx,
+        };
+        let ctx = self.context_for(router, &meta);
+        let turn = match entry.decode(&args, meta.clone(), reply) {
+            Err(error) => return (CallOutcome::Skipped(error), TurnOutcome::Finished),
+            Ok(Job::Exclusive(call)) => {
+                if T::PERSISTENCE.is_some() {
+                    self.inner.lock().dirty = true;
+                }
+                call.run(state, &ctx, None).await
+            }
+            Ok(Job::Shared(call)) => call.run(state, &ctx).await,
+            Ok(other) => {
+                other.fail(Error::internal("a method decoded to a non-call job"));
+                TurnOutcome::Finished
+            }
+        };
+        let result = rx.await.unwrap_or_else(|_| {
+            Err(Error::internal("the method finished without a result"))
+        });
+        let outcome = match result {
+            Ok(payload) => match String::from_utf8(payload.bytes.to_vec()) {
+                Ok(json) => CallOutcome::Success(json),
+                Err(e) => CallOutcome::Failed(Error::internal(format!(
+                    "the result is not UTF-8 JSON: {e}"
+                ))),
+            },
+            Err(error) => CallOutcome::Failed(error),
+        };
+        (outcome, turn)
+    }
+
+    /// The state saved, or a fresh one if none was saved (or the type is not `persist`).
+    async fn load(&self, router: &Router, deadline: Instant) -> Result<Box<T>> {
+        let Some(persistence) = T::PERSISTENCE.as_ref() else {
+            return Ok(Box::new(T::construct(self.key.id())));
+        };
+        let load = router.store().load(T::TYPE_NAME, self.key.id());
+        let stored = tokio::time::timeout_at(deadline, load)
+            .await
+            .map_err(|_| Error::timeout("loading the state did not finish before the deadline"))?
+            .map_err(|error| error.prefixed("cannot load the state"))?;
+        let Some(stored) = stored else {
+            return Ok(Box::new(T::construct(self.key.id())));
+        };
+        let state = persistence.decode(&stored.state_json)?;
+        self.inner.lock().version = stored.version;
+        Ok(Box::new(state))
+    }
+
+    /// Writes the state if an exclusive turn ran since the last save. The write is conditional
+    /// on the version this activation loaded; a conflict means another owner wrote the object.
+    async fn save(&self, router: &Router, state: &T) -> Result<()> {
+        let Some(persistence) = T::PERSISTENCE.as_ref() else {
+            return Ok(());
+        };
+        let expected_version = {
+            let inner = self.inner.lock();
+            if !inner.dirty {
+                return Ok(());
+            }
+            inner.version
+        };
+        let state_json = persistence.encode(state)?;
+        let write = StateWrite {
+            object_type: T::TYPE_NAME,
+            object_id: self.key.id(),
+            state_json: &state_json,
+            expected_version,
+        };
+        let version = router
+            .store()
+            .save(write)
+            .await
+            .map_err(|error| error.prefixed(format_args!("cannot save {}", self.key)))?;
+        let mut inner = self.inner.lock();
+        inner.version = version;
+        inner.dirty = false;
+        inner.last_saved = Instant::now();
+        Ok(())
     }
 
     async fn run_exclusive(
@@ -273,7 +547,12 @@ impl<T: Object> Activation<T> {
             return TurnOutcome::TimedOut;
         }
         let ctx = self.context_for(router, meta);
-        call.run(state, &ctx).await
+        if T::PERSISTENCE.is_some() {
+            self.inner.lock().dirty = true;
+        }
+        let saver = Saver::every_turn(self, router);
+        call.run(state, &ctx, saver.as_ref().map(|s| s as &dyn TurnSaver<T>))
+            .await
     }
 
     /// Runs `first` and every shared call that reaches the head of the queue while shared turns
@@ -342,31 +621,65 @@ impl<T: Object> Activation<T> {
         }
     }
 
-    /// Runs `on_deactivate`, drops the state and retires the activation; jobs that arrived
-    /// meanwhile go to a fresh activation.
+    /// Runs `on_deactivate`, saves a changed state (or deletes it, for `delete`), drops the
+    /// state and retires the activation; jobs that arrived meanwhile go to a fresh activation.
+    ///
+    /// An idle object whose state cannot be saved stays active (the state is given back) so
+    /// that nothing is lost; the next idle round tries again.
     async fn deactivate(
         self: &Arc<Self>,
         mut state: Box<T>,
         router: &Router,
         request: DeactivateRequest,
-    ) {
+    ) -> Option<Box<T>> {
         self.stop_timers();
         let deadline = Instant::now() + router.config().call_timeout;
         let ctx = self.context(router, deadline, None, &CallChain::default());
-        let result = run_hook(state.on_deactivate(&ctx), deadline).await;
+        let hook = run_hook(state.on_deactivate(&ctx), deadline).await;
         drop(ctx);
-        if let Err(error) = &result {
+        if let Err(error) = &hook {
             tracing::warn!(object = %self.key, %error, "on_deactivate failed");
+        }
+        let stored = match request.reason {
+            DeactivateReason::Delete => self.delete_stored(router).await,
+            DeactivateReason::Idle | DeactivateReason::Drain => self.save(router, &state).await,
+        };
+        if let Err(error) = &stored {
+            if request.reason == DeactivateReason::Idle && !is_conflict(error) {
+                tracing::warn!(object = %self.key, %error, "cannot save an idle object; it stays active");
+                request.finish(Ok(()));
+                return Some(state);
+            }
+            tracing::error!(object = %self.key, %error, "deactivated without saving: changes since the last save are lost");
         }
         drop(state);
         let leftovers = self.retire(router);
-        request.finish(result);
+        request.finish(stored.and(hook));
         router.requeue::<T>(&self.key, leftovers);
+        None
     }
 
-    /// Drops a panicked activation; its queued jobs go to a fresh activation.
-    fn crash(self: &Arc<Self>, router: &Router) {
-        tracing::error!(object = %self.key, "a method panicked; the activation was dropped");
+    /// Deletes the stored state, if the type is `persist`.
+    async fn delete_stored(&self, router: &Router) -> Result<()> {
+        if T::PERSISTENCE.is_none() {
+            return Ok(());
+        }
+        let version = self.inner.lock().version;
+        router
+            .store()
+            .delete(T::TYPE_NAME, self.key.id(), version)
+            .await
+            .map_err(|error| error.prefixed(format_args!("cannot delete the state of {}", self.key)))
+    }
+
+    /// Drops an activation after a panic or a failed save; its queued jobs go to a fresh
+    /// activation.
+    fn crash(self: &Arc<Self>, router: &Router, outcome: TurnOutcome) {
+        if outcome == TurnOutcome::Panicked {
+            tracing::error!(object = %self.key, "a method panicked; the activation was dropped");
+        } else {
+            tracing::warn!(object = %self.key, "the state could not be saved; the activation was dropped");
+        }
         let leftovers = self.retire(router);
         router.requeue::<T>(&self.key, leftovers);
     }
@@ -394,12 +707,32 @@ impl<T: Object> Activation<T> {
     }
 }
 
+/// Saves after each exclusive turn, for types with the every-turn policy.
+struct Saver<'a, T: Object> {
+    activation: &'a Activation<T>,
+    router: &'a Router,
+}
+
+impl<'a, T: Object> Saver<'a, T> {
+    fn every_turn(activation: &'a Activation<T>, router: &'a Router) -> Option<Self> {
+        let persistence = T::PERSISTENCE.as_ref()?;
+        (persistence.policy() == SavePolicy::EveryTurn).then_some(Saver { activation, router })
+    }
+}
+
+impl<T: Object> TurnSaver<T> for Saver<'_, T> {
+    fn save_turn<'a>(&'a self, state: &'a T) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.activation.save(self.router, state))
+    }
+}
+
 /// The state of an activation while a caller's task runs a turn on it.
 struct Lease<'a, T: Object> {
     activation: &'a Arc<Activation<T>>,
     router: &'a Router,
     state: Option<Box<T>>,
-    panicked: bool,
+    /// How the turn ended.
+    outcome: TurnOutcome,
 }
 
 impl<T: Object> Drop for Lease<'_, T> {
@@ -407,9 +740,9 @@ impl<T: Object> Drop for Lease<'_, T> {
         let Some(state) = self.state.take() else {
             return;
         };
-        if self.panicked {
+        if self.outcome.drops_activation() {
             drop(state);
-            self.activation.crash(self.router);
+            self.activation.crash(self.router, self.outcome);
         } else {
             self.activation.release(state, self.router);
         }
@@ -462,6 +795,26 @@ impl<T: Object> AnyActivation for Activation<T> {
             inner.runner = Runner::Busy;
             drop(inner);
             tokio::spawn(self.run(router.clone()));
+        }
+    }
+
+    fn save_if_due(self: Arc<Self>, router: &Router, now: Instant) {
+        let Some(SavePolicy::Periodic(interval)) = T::save_policy() else {
+            return;
+        };
+        let interval = interval.unwrap_or(router.config().save_interval);
+        let due = {
+            let inner = self.inner.lock();
+            inner.phase == Phase::Active
+                && inner.dirty
+                && !inner.save_queued
+                && now.saturating_duration_since(inner.last_saved) >= interval
+        };
+        if due {
+            self.inner.lock().save_queued = true;
+            if self.enqueue(router, Job::Save).is_err() {
+                self.inner.lock().save_queued = false;
+            }
         }
     }
 

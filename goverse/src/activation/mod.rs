@@ -29,6 +29,8 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
     fn key(&self) -> &ObjectKey;
     /// Starts deactivation if the object has had no calls for `idle`.
     fn collect_if_idle(self: Arc<Self>, router: &Router, now: Instant, idle: Duration);
+    /// Queues a save if the object is `persist`, changed, and unsaved for its save interval.
+    fn save_if_due(self: Arc<Self>, router: &Router, now: Instant);
     /// Queues a deactivation behind the calls already queued; `None` if already gone.
     fn request_deactivation(
         self: Arc<Self>,
@@ -120,6 +122,14 @@ impl ActivationTable {
     /// The number of activations.
     pub(crate) fn len(&self) -> usize {
         self.parts.iter().map(|part| part.lock().len()).sum()
+    }
+
+    /// Queues a save for every changed object whose save interval has passed.
+    pub(crate) fn save_due(&self, router: &Router) {
+        let now = Instant::now();
+        for activation in self.all() {
+            activation.save_if_due(router, now);
+        }
     }
 
     /// Starts deactivation of every object idle for at least `idle`.

@@ -14,6 +14,9 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time an object may go without calls before it is deactivated.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Default longest time a changed `persist` object goes unsaved (policy `Periodic(None)`).
+pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The settings one node runs with. Built by [`NodeBuilder`](crate::NodeBuilder).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -25,6 +28,8 @@ pub struct NodeConfig {
     pub call_timeout: Duration,
     /// Objects without calls for this long are deactivated.
     pub idle_timeout: Duration,
+    /// A changed `persist` object with the default policy is saved at least this often.
+    pub save_interval: Duration,
 }
 
 impl Default for NodeConfig {
@@ -34,6 +39,7 @@ impl Default for NodeConfig {
             shards: DEFAULT_SHARD_COUNT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            save_interval: DEFAULT_SAVE_INTERVAL,
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::task::Poll;
 
 use futures::FutureExt;
@@ -20,6 +21,7 @@ use super::{ExclusiveMethod, Method, SharedMethod};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
+use crate::persistence::CallOutcome;
 use crate::routing::{IntoJob, Router};
 
 /// Everything about a call except its arguments.
@@ -72,6 +74,22 @@ pub(crate) enum TurnOutcome {
     TimedOut,
     /// The method panicked; the activation must be dropped.
     Panicked,
+    /// The turn ran but its state could not be saved (storage down, or another owner wrote the
+    /// object): the activation must be dropped so that the state is reloaded.
+    Unsaved,
+}
+
+impl TurnOutcome {
+    /// Whether the activation must be dropped after this turn.
+    pub(crate) fn drops_activation(self) -> bool {
+        matches!(self, TurnOutcome::Panicked | TurnOutcome::Unsaved)
+    }
+}
+
+/// Saves the state after an exclusive turn and before its reply (the every-turn policy).
+pub(crate) trait TurnSaver<T>: Sync {
+    /// Writes `state`; an error replaces the call's result.
+    fn save_turn<'a>(&'a self, state: &'a T) -> BoxFuture<'a, Result<()>>;
 }
 
 /// What every pending call can do besides running.
@@ -84,7 +102,13 @@ pub(crate) trait Pending: Send {
 
 /// A call to an `&mut self` method of `T`.
 pub(crate) trait ExclusiveCall<T>: Pending {
-    fn run<'a>(self: Box<Self>, this: &'a mut T, ctx: &'a Context) -> BoxFuture<'a, TurnOutcome>;
+    /// Runs the turn; `saver`, if given, saves the state before the reply is sent.
+    fn run<'a>(
+        self: Box<Self>,
+        this: &'a mut T,
+        ctx: &'a Context,
+        saver: Option<&'a dyn TurnSaver<T>>,
+    ) -> BoxFuture<'a, TurnOutcome>;
     /// Routes the call again, in a task of its own (this node does not serve the object).
     fn reroute(self: Box<Self>, router: Router, key: ObjectKey);
 }
@@ -106,6 +130,34 @@ pub(crate) enum Job<T> {
     Ensure(oneshot::Sender<Result<()>>),
     /// Deactivate once the jobs ahead of this one are done.
     Deactivate(DeactivateRequest),
+    /// Save the state if it changed (the periodic policy).
+    Save,
+    /// A reliable call whose row is in the store: runs as an exclusive turn, at most once.
+    Reliable(ReliableJob),
+}
+
+/// A reliable call on its way to its turn. The call's row (method and arguments) is already in
+/// the store; the turn checks it is still pending, runs the method and commits the outcome
+/// together with the object's state.
+#[derive(Debug)]
+pub(crate) struct ReliableJob {
+    pub(crate) call_id: Arc<str>,
+    /// The wire name of the method.
+    pub(crate) method: &'static str,
+    /// The named arguments as a JSON object.
+    pub(crate) args_json: Arc<str>,
+    pub(crate) meta: CallMeta,
+    /// Where the outcome goes; `None` for calls found pending at activation.
+    pub(crate) reply: Option<oneshot::Sender<Result<CallOutcome>>>,
+}
+
+impl ReliableJob {
+    /// Delivers the outcome, if someone waits for it.
+    pub(crate) fn finish(self, result: Result<CallOutcome>) {
+        if let Some(reply) = self.reply {
+            let _ = reply.send(result);
+        }
+    }
 }
 
 impl<T> Job<T> {
@@ -118,6 +170,8 @@ impl<T> Job<T> {
                 let _ = tx.send(Err(error));
             }
             Job::Deactivate(request) => request.finish(Ok(())),
+            Job::Save => {}
+            Job::Reliable(job) => job.finish(Err(error)),
         }
     }
 
@@ -126,8 +180,8 @@ impl<T> Job<T> {
         match self {
             Job::Exclusive(call) => !call.meta().from_timer,
             Job::Shared(call) => !call.meta().from_timer,
-            Job::Ensure(_) => true,
-            Job::Deactivate(_) => false,
+            Job::Ensure(_) | Job::Reliable(_) => true,
+            Job::Deactivate(_) | Job::Save => false,
         }
     }
 }
@@ -187,9 +241,16 @@ impl<M: ExclusiveMethod, R: Reply<M::Output>> ExclusiveCall<M::Object> for Typed
         self: Box<Self>,
         this: &'a mut M::Object,
         ctx: &'a Context,
+        saver: Option<&'a dyn TurnSaver<M::Object>>,
     ) -> BoxFuture<'a, TurnOutcome> {
         let TypedCall { args, reply, meta } = *self;
-        Box::pin(guarded_turn(M::invoke(this, ctx, args), reply, meta, ctx))
+        Box::pin(async move {
+            let turn = M::invoke(&mut *this, ctx, args);
+            let (result, outcome) = guarded(turn, meta.deadline, meta.method, ctx).await;
+            let (result, outcome) = save_after_turn(result, outcome, &*this, saver).await;
+            reply.send(result);
+            outcome
+        })
     }
 
     fn reroute(self: Box<Self>, router: Router, key: ObjectKey) {
@@ -213,6 +274,26 @@ impl<M: SharedMethod, R: Reply<M::Output>> SharedCall<M::Object> for TypedCall<M
         let TypedCall { args, reply, meta } = *self;
         let into_job: IntoJob<M> = |call| Job::Shared(Box::new(call));
         router.spawn_typed::<M>(key, meta, args, into_job, move |result| reply.send(result));
+    }
+}
+
+/// Saves the state after an exclusive turn if `saver` is given and the turn did not panic; a
+/// failed save becomes the call's error and drops the activation.
+pub(crate) async fn save_after_turn<T, O>(
+    result: Result<O>,
+    outcome: TurnOutcome,
+    state: &T,
+    saver: Option<&dyn TurnSaver<T>>,
+) -> (Result<O>, TurnOutcome) {
+    let Some(saver) = saver else {
+        return (result, outcome);
+    };
+    if outcome == TurnOutcome::Panicked {
+        return (result, outcome);
+    }
+    match saver.save_turn(state).await {
+        Ok(()) => (result, outcome),
+        Err(error) => (Err(error), TurnOutcome::Unsaved),
     }
 }
 

@@ -4,6 +4,7 @@
 mod args;
 pub(crate) mod call;
 pub(crate) mod context;
+mod persist;
 pub(crate) mod registry;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use crate::routing::{ObjectHandle, Router};
 pub use args::{Args, MAX_ARGS};
 pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use context::{Caller, Context, TimerHandle};
+pub use persist::{PersistentState, Persistence, SavePolicy};
 pub use registry::ObjectRegistration;
 
 use call::{CallMeta, EncodedReply, Job, TypedCall};
@@ -34,11 +36,17 @@ pub trait Object: Sized + Send + Sync + 'static {
     /// The type name on the wire (the `name = "..."` option, or the struct's name).
     const TYPE_NAME: &'static str;
 
-    /// Whether the object's state is persisted (`#[goverse::object(persist)]`).
-    const PERSISTENT: bool;
+    #[doc(hidden)]
+    /// How the state is saved and loaded; `None` unless `#[goverse::object(persist)]`.
+    const PERSISTENCE: Option<Persistence<Self>> = None;
 
     /// The generated typed proxy, `{Type}Proxy`.
     type Proxy: Proxy;
+
+    /// When the state is saved, or `None` if the type is not `persist`.
+    fn save_policy() -> Option<SavePolicy> {
+        Self::PERSISTENCE.as_ref().map(Persistence::policy)
+    }
 
     #[doc(hidden)]
     /// The dispatch table: every `#[method]`, by wire name.
@@ -90,6 +98,18 @@ pub trait Proxy: Clone + Send + Sync + 'static {
     /// The same proxy with a different timeout for its calls (queueing included).
     fn with_timeout(&self, timeout: std::time::Duration) -> Self {
         Self::from_handle(self.handle().with_timeout(timeout))
+    }
+
+    /// The same proxy making **reliable** calls identified by `call_id`: the call runs at most
+    /// once however often it is repeated with that id — from any node, across restarts and
+    /// shard moves — and a repeat answers the first run's outcome. Generate ids with
+    /// [`new_call_id`](crate::new_call_id); use one id per logical call (reusing it for another
+    /// method or other arguments is an `InvalidArgument` error).
+    ///
+    /// The outcome is kept in the node's database; only a durable one (SQLite, PostgreSQL)
+    /// keeps the promise across restarts.
+    fn reliable(&self, call_id: impl Into<String>) -> Self {
+        Self::from_handle(self.handle().reliable(call_id))
     }
 }
 

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::{MethodEntry, MethodInfo, Object};
+use super::{MethodEntry, MethodInfo, Object, SavePolicy};
 use crate::codec::Payload;
 use crate::error::{Error, Result};
+use crate::persistence::CallOutcome;
 use crate::routing::{CallOptions, Delivery, Lifecycle, Router};
 
 /// What `#[goverse::object]` submits to `inventory` for each object type.
@@ -51,6 +53,8 @@ pub(crate) trait ObjectType: Send + Sync {
     fn rust_name(&self) -> &'static str;
     /// The type's methods.
     fn methods(&self) -> Vec<MethodInfo>;
+    /// When the type's state is saved; `None` if it is not `persist`.
+    fn save_policy(&self) -> Option<SavePolicy>;
     /// Runs an encoded call; the result comes back in the arguments' codec.
     fn call(
         &self,
@@ -61,6 +65,18 @@ pub(crate) trait ObjectType: Send + Sync {
         options: CallOptions,
         delivery: Delivery,
     ) -> BoxFuture<'static, Result<Payload>>;
+    /// Runs a reliable call with encoded (named) arguments.
+    #[allow(clippy::too_many_arguments)]
+    fn call_reliable(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        call_id: Arc<str>,
+        args: Payload,
+        options: CallOptions,
+        delivery: Delivery,
+    ) -> BoxFuture<'static, Result<CallOutcome>>;
     /// Creates or deletes an object.
     fn lifecycle(
         &self,
@@ -97,6 +113,10 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         T::METHODS.iter().map(|entry| *entry.info()).collect()
     }
 
+    fn save_policy(&self) -> Option<SavePolicy> {
+        T::save_policy()
+    }
+
     fn call(
         &self,
         router: &Router,
@@ -111,6 +131,25 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         Box::pin(async move {
             router
                 .call_encoded::<T>(id, entry?, args, options, delivery)
+                .await
+        })
+    }
+
+    fn call_reliable(
+        &self,
+        router: &Router,
+        id: Arc<str>,
+        method: &str,
+        call_id: Arc<str>,
+        args: Payload,
+        options: CallOptions,
+        delivery: Delivery,
+    ) -> BoxFuture<'static, Result<CallOutcome>> {
+        let router = router.clone();
+        let entry = find_method::<T>(method);
+        Box::pin(async move {
+            router
+                .call_reliable::<T>(id, entry?, call_id, args, options, delivery)
                 .await
         })
     }
@@ -179,6 +218,18 @@ impl Registry {
     #[cfg(feature = "etcd")]
     pub(crate) fn static_name(&self, name: &str) -> Option<&'static str> {
         self.types.get_key_value(name).map(|(name, _)| *name)
+    }
+
+    /// The shortest periodic save interval of any registered type (`default` standing for the
+    /// types that use the node's), or `None` if no type saves periodically.
+    pub(crate) fn shortest_save_interval(&self, default: Duration) -> Option<Duration> {
+        self.types
+            .values()
+            .filter_map(|ty| match ty.save_policy()? {
+                SavePolicy::Periodic(interval) => Some(interval.unwrap_or(default)),
+                SavePolicy::EveryTurn => None,
+            })
+            .min()
     }
 
     /// The registered type names with their methods.

@@ -7,6 +7,9 @@
 //! are rows keyed by the caller's call id; a call's outcome and the object's new state are
 //! committed in one transaction.
 
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod conformance;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

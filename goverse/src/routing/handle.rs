@@ -23,6 +23,8 @@ pub(crate) struct CallOptions {
     pub(crate) caller: Option<Caller>,
     /// Calls made by an object's timer.
     pub(crate) from_timer: bool,
+    /// Calls through this proxy are reliable, with this call id.
+    pub(crate) reliable: Option<Arc<str>>,
 }
 
 /// The routing handle inside every proxy: which object, through which node, with which options.
@@ -55,8 +57,21 @@ impl ObjectHandle {
         handle
     }
 
+    /// The same handle making reliable calls with `call_id`.
+    pub fn reliable(&self, call_id: impl Into<String>) -> Self {
+        let mut handle = self.clone();
+        handle.options.reliable = Some(call_id.into().into());
+        handle
+    }
+
     /// Calls an `&mut self` method.
     pub async fn call_exclusive<M: ExclusiveMethod>(&self, args: M::Args) -> Result<M::Output> {
+        if let Some(call_id) = &self.options.reliable {
+            return self
+                .router
+                .call_reliable_typed::<M>(&self.id, &self.options, call_id, args)
+                .await;
+        }
         self.router
             .call_exclusive::<M>(&self.id, &self.options, args)
             .await
@@ -64,6 +79,12 @@ impl ObjectHandle {
 
     /// Calls an `&self` method.
     pub async fn call_shared<M: SharedMethod>(&self, args: M::Args) -> Result<M::Output> {
+        if let Some(call_id) = &self.options.reliable {
+            return self
+                .router
+                .call_reliable_typed::<M>(&self.id, &self.options, call_id, args)
+                .await;
+        }
         self.router
             .call_shared::<M>(&self.id, &self.options, args)
             .await

@@ -10,6 +10,7 @@
 mod attempt;
 mod handle;
 mod ownership;
+mod reliable;
 #[cfg(feature = "etcd")]
 mod serve;
 
@@ -31,12 +32,14 @@ use crate::object::call::{CallMeta, DeactivateReason, Job, deadline_error};
 use crate::object::context::Caller;
 use crate::object::registry::Registry;
 use crate::object::{ExclusiveMethod, MethodEntry, Object, SharedMethod};
+use crate::persistence::{CallOutcome, Database, Store};
 use crate::sharding::{IdForm, ShardId, parse_id_form, shard_of};
 
 pub(crate) use attempt::IntoJob;
 use attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step, TypedAttempt};
 pub(crate) use handle::CallOptions;
 pub use handle::ObjectHandle;
+pub use reliable::{MAX_CALL_ID_LEN, new_call_id};
 #[cfg(feature = "etcd")]
 pub(crate) use serve::IncomingCall;
 
@@ -61,6 +64,13 @@ pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
     fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
     /// Drops the connections to nodes whose address is not in `live`.
     fn retain(&self, live: &[String]);
+    /// Runs a reliable call on the node at `address`.
+    fn reliable(
+        &self,
+        address: &str,
+        call: OutgoingCall,
+        call_id: Arc<str>,
+    ) -> BoxFuture<'static, Result<CallOutcome>>;
     /// Creates or deletes an object on the node at `address`.
     fn lifecycle(
         &self,
@@ -129,6 +139,8 @@ struct RouterInner {
     admitting: AtomicBool,
     /// Views are applied one at a time.
     ownership: tokio::sync::Mutex<()>,
+    /// Where persistent objects' state and reliable calls are kept.
+    database: Database,
 }
 
 /// The node's call path; cheap to clone.
@@ -152,6 +164,7 @@ impl Router {
         coordinator: Arc<dyn Coordinator>,
         peers: Option<Arc<dyn Peers>>,
         advertise: Option<String>,
+        database: Database,
     ) -> Self {
         let view = coordinator.view();
         let serving = (0..config.shards).map(|_| AtomicBool::new(false)).collect();
@@ -168,6 +181,7 @@ impl Router {
                 epoch: watch::Sender::new(0),
                 admitting: AtomicBool::new(true),
                 ownership: tokio::sync::Mutex::new(()),
+                database,
             }),
         }
     }
@@ -182,6 +196,16 @@ impl Router {
 
     pub(crate) fn activations(&self) -> &ActivationTable {
         &self.inner.activations
+    }
+
+    /// The store of object state and reliable calls.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        self.inner.database.store()
+    }
+
+    /// The database handle.
+    pub(crate) fn database(&self) -> &Database {
+        &self.inner.database
     }
 
     fn node_id(&self) -> &str {
@@ -405,6 +429,7 @@ impl Router {
         for job in jobs {
             match job {
                 Job::Deactivate(request) => request.finish(Ok(())),
+                Job::Save => {}
                 job => self.enqueue(key, job),
             }
         }
@@ -424,6 +449,8 @@ impl Router {
                 });
             }
             Job::Deactivate(request) => request.finish(Ok(())),
+            Job::Save => {}
+            Job::Reliable(job) => router.reroute_reliable::<T>(key, job),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::codec::Payload;
 use crate::error::Result;
 use crate::id::ObjectKey;
 use crate::object::context::{CallChain, Caller};
+use crate::persistence::CallOutcome;
 
 /// A call that arrived from a peer, to be served on this node.
 #[derive(Debug)]
@@ -25,22 +26,48 @@ pub(crate) struct IncomingCall {
     pub(crate) deadline: Instant,
 }
 
-impl Router {
-    /// Serves a call that arrived from a peer.
-    pub(crate) async fn serve_incoming(&self, call: IncomingCall) -> Result<Payload> {
-        let object_type = self.inner.registry.get(&call.type_name)?.clone();
+impl IncomingCall {
+    /// The options the call runs with here: the sender's deadline, chain and caller.
+    fn options(&mut self, router: &Router) -> CallOptions {
         let mut chain = CallChain::default();
-        for (type_name, id) in call.chain {
-            if let Some(name) = self.inner.registry.static_name(&type_name) {
+        for (type_name, id) in std::mem::take(&mut self.chain) {
+            if let Some(name) = router.inner.registry.static_name(&type_name) {
                 chain = chain.push(ObjectKey::new(name, Arc::from(id)));
             }
         }
-        let options = CallOptions {
-            deadline: Some(call.deadline),
+        CallOptions {
+            deadline: Some(self.deadline),
             chain,
-            caller: call.caller,
+            caller: self.caller.take(),
             ..CallOptions::default()
-        };
+        }
+    }
+}
+
+impl Router {
+    /// Serves a reliable call that arrived from a peer.
+    pub(crate) async fn serve_reliable(
+        &self,
+        mut call: IncomingCall,
+        call_id: &str,
+    ) -> Result<CallOutcome> {
+        let options = call.options(self);
+        self.call_reliable_by_name(
+            &call.type_name,
+            &call.id,
+            &call.method,
+            call_id,
+            call.args,
+            options,
+            Delivery::Here,
+        )
+        .await
+    }
+
+    /// Serves a call that arrived from a peer.
+    pub(crate) async fn serve_incoming(&self, mut call: IncomingCall) -> Result<Payload> {
+        let object_type = self.inner.registry.get(&call.type_name)?.clone();
+        let options = call.options(self);
         object_type
             .call(
                 self,

@@ -1,6 +1,7 @@
 //! Clients to the other nodes, one lazily connected channel per node address.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -10,9 +11,10 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::proto::node_service_client::NodeServiceClient;
 use super::proto::{self, CallRequest, ObjectRequest};
-use super::{caller_to_wire, payload_from_wire};
+use super::{caller_to_wire, outcome_from_wire, payload_from_wire};
 use crate::codec::Payload;
 use crate::error::{Error, ErrorKind, Result};
+use crate::persistence::CallOutcome;
 use crate::routing::{Lifecycle, OutgoingCall, Peers};
 
 /// One client per peer address; channels connect on first use and reconnect by themselves.
@@ -62,14 +64,14 @@ fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
     request
 }
 
-impl Peers for PeerPool {
-    fn retain(&self, live: &[String]) {
-        self.clients
-            .lock()
-            .retain(|address, _| live.contains(address));
-    }
-
-    fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
+impl PeerPool {
+    /// Sends a call (reliable when `call_id` is given) and returns the reply's outcome.
+    fn send(
+        &self,
+        address: &str,
+        call: OutgoingCall,
+        call_id: Option<Arc<str>>,
+    ) -> BoxFuture<'static, Result<proto::call_reply::Outcome>> {
         let client = self.client(address);
         let address = address.to_string();
         Box::pin(async move {
@@ -88,18 +90,52 @@ impl Peers for PeerPool {
                     })
                     .collect(),
                 caller: call.caller.as_ref().map(caller_to_wire),
+                reliable_call_id: call_id.map(|id| id.to_string()),
             };
             match client.call(request(message, call.deadline)).await {
-                Ok(reply) => match reply.into_inner().outcome {
-                    Some(proto::call_reply::Outcome::Result(payload)) => {
-                        payload_from_wire(Some(payload))
-                    }
-                    Some(proto::call_reply::Outcome::Error(error)) => Err(error.into()),
-                    None => Err(Error::internal(format!(
-                        "node {address} sent an empty reply"
-                    ))),
-                },
+                Ok(reply) => reply.into_inner().outcome.ok_or_else(|| {
+                    Error::internal(format!("node {address} sent an empty reply"))
+                }),
                 Err(status) => Err(status_error(&address, &status)),
+            }
+        })
+    }
+}
+
+impl Peers for PeerPool {
+    fn retain(&self, live: &[String]) {
+        self.clients
+            .lock()
+            .retain(|address, _| live.contains(address));
+    }
+
+    fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
+        let sent = self.send(address, call, None);
+        Box::pin(async move {
+            match sent.await? {
+                proto::call_reply::Outcome::Result(payload) => payload_from_wire(Some(payload)),
+                proto::call_reply::Outcome::Error(error) => Err(error.into()),
+                proto::call_reply::Outcome::Reliable(_) => Err(Error::internal(
+                    "a peer answered a plain call with a reliable-call outcome",
+                )),
+            }
+        })
+    }
+
+    fn reliable(
+        &self,
+        address: &str,
+        call: OutgoingCall,
+        call_id: Arc<str>,
+    ) -> BoxFuture<'static, Result<CallOutcome>> {
+        let sent = self.send(address, call, Some(call_id));
+        Box::pin(async move {
+            match sent.await? {
+                proto::call_reply::Outcome::Reliable(outcome) => outcome_from_wire(outcome),
+                proto::call_reply::Outcome::Error(error) => Err(error.into()),
+                proto::call_reply::Outcome::Result(_) => Err(Error::internal(
+                    "a peer answered a reliable call with a plain result",
+                )),
             }
         })
     }

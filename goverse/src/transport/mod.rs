@@ -14,6 +14,7 @@ pub(crate) use server::serve;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::persistence::{CallOutcome, CallStatus};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::object::Caller;
@@ -46,6 +47,33 @@ fn payload_from_wire(payload: Option<proto::Payload>) -> Result<Payload, Error> 
     let payload =
         payload.ok_or_else(|| Error::invalid_argument("the request carries no payload"))?;
     Ok(Payload::new(codec_from_name(&payload.codec)?, payload.data))
+}
+
+impl From<&CallOutcome> for proto::ReliableOutcome {
+    fn from(outcome: &CallOutcome) -> Self {
+        proto::ReliableOutcome {
+            status: outcome.status().as_str().to_string(),
+            result_json: outcome.result_json().unwrap_or_default().to_string(),
+            error: outcome.error().map(proto::WireError::from),
+        }
+    }
+}
+
+fn outcome_from_wire(wire: proto::ReliableOutcome) -> Result<CallOutcome, Error> {
+    let error = || -> Result<Error, Error> {
+        wire.error
+            .clone()
+            .map(Error::from)
+            .ok_or_else(|| Error::internal("a failed or skipped reliable call came without its error"))
+    };
+    Ok(match CallStatus::parse(&wire.status)? {
+        CallStatus::Success => CallOutcome::Success(wire.result_json),
+        CallStatus::Failed => CallOutcome::Failed(error()?),
+        CallStatus::Skipped => CallOutcome::Skipped(error()?),
+        CallStatus::Pending => {
+            return Err(Error::internal("a peer answered a reliable call with no outcome"));
+        }
+    })
 }
 
 fn kind_name(kind: ErrorKind) -> &'static str {

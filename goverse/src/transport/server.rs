@@ -51,7 +51,8 @@ impl NodeService for NodeServer {
     async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let result = match payload_from_wire(request.args) {
+        let reliable_call_id = request.reliable_call_id;
+        let outcome = match payload_from_wire(request.args) {
             Ok(args) => {
                 let call = IncomingCall {
                     type_name: request.r#type,
@@ -66,12 +67,17 @@ impl NodeService for NodeServer {
                     caller: request.caller.map(caller_from_wire),
                     deadline,
                 };
-                self.router.serve_incoming(call).await
+                match reliable_call_id {
+                    Some(call_id) => match self.router.serve_reliable(call, &call_id).await {
+                        Ok(outcome) => proto::call_reply::Outcome::Reliable((&outcome).into()),
+                        Err(error) => proto::call_reply::Outcome::Error((&error).into()),
+                    },
+                    None => match self.router.serve_incoming(call).await {
+                        Ok(payload) => proto::call_reply::Outcome::Result(payload.into()),
+                        Err(error) => proto::call_reply::Outcome::Error((&error).into()),
+                    },
+                }
             }
-            Err(error) => Err(error),
-        };
-        let outcome = match result {
-            Ok(payload) => proto::call_reply::Outcome::Result(payload.into()),
             Err(error) => proto::call_reply::Outcome::Error((&error).into()),
         };
         Ok(Response::new(CallReply {

@@ -347,12 +347,12 @@ mod tests {
     fn types_register_under_their_wire_names() {
         on_node(|node| async move {
             ::std::assert_eq!(<Counter as ::renamed_goverse::Object>::TYPE_NAME, "Counter");
-            const { ::std::assert!(!<Counter as ::renamed_goverse::Object>::PERSISTENT) };
+            ::std::assert!(<Counter as ::renamed_goverse::Object>::save_policy().is_none());
             ::std::assert_eq!(
                 <Ledger as ::renamed_goverse::Object>::TYPE_NAME,
                 "hygiene.Ledger"
             );
-            const { ::std::assert!(<Ledger as ::renamed_goverse::Object>::PERSISTENT) };
+            ::std::assert!(<Ledger as ::renamed_goverse::Object>::save_policy().is_some());
 
             let types = node.object_types();
             let counter = types.iter().find(|t| t.name == "Counter").unwrap();

@@ -52,8 +52,11 @@ impl Plain {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    const { assert!(<Counter as Object>::PERSISTENT) };
-    const { assert!(!<Plain as Object>::PERSISTENT) };
+    assert_eq!(
+        <Counter as Object>::save_policy(),
+        Some(goverse::SavePolicy::Periodic(None))
+    );
+    assert_eq!(<Plain as Object>::save_policy(), None);
     assert_eq!(<Counter as Object>::TYPE_NAME, "Wire.Counter-v1");
     assert_eq!(<Plain as Object>::TYPE_NAME, "Plain");
 
