@@ -415,3 +415,103 @@ impl Placed {
         (self.node.clone(), self.calls)
     }
 }
+
+/// A bank account saved after every exclusive turn (`persist(every_turn)`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Account {
+    /// The current balance.
+    pub balance: i64,
+    /// Every change, in order.
+    pub history: Vec<i64>,
+}
+
+#[goverse::object(persist(every_turn))]
+impl Account {
+    #[on_activate]
+    async fn activated(&mut self, ctx: &Context) {
+        record(ctx.object_id(), "activate");
+    }
+
+    /// Adds `amount`; records `deposit <amount>` every time it runs.
+    #[method]
+    pub async fn deposit(&mut self, ctx: &Context, amount: i64) -> i64 {
+        record(ctx.object_id(), format!("deposit {amount}"));
+        self.balance += amount;
+        self.history.push(amount);
+        self.balance
+    }
+
+    /// Takes `amount` out, or fails with the application error `insufficient`.
+    #[method]
+    pub async fn withdraw(&mut self, amount: i64) -> Result<i64, goverse::Error> {
+        if amount > self.balance {
+            return Err(goverse::Error::app(
+                "insufficient",
+                format!("balance {} is below {amount}", self.balance),
+            ));
+        }
+        self.balance -= amount;
+        self.history.push(-amount);
+        Ok(self.balance)
+    }
+
+    /// Adds `amount` after `millis` milliseconds.
+    #[method]
+    pub async fn slow_deposit(&mut self, amount: i64, millis: u64) -> i64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        self.balance += amount;
+        self.history.push(amount);
+        self.balance
+    }
+
+    #[method]
+    pub async fn balance(&self) -> i64 {
+        self.balance
+    }
+
+    #[method]
+    pub async fn history(&self) -> Vec<i64> {
+        self.history.clone()
+    }
+}
+
+/// A counter saved at most every 200 ms (`persist(interval = "200ms")`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Tally {
+    /// How many times `add` ran.
+    pub count: u64,
+}
+
+#[goverse::object(persist(interval = "200ms"))]
+impl Tally {
+    #[method]
+    pub async fn add(&mut self) -> u64 {
+        self.count += 1;
+        self.count
+    }
+
+    #[method]
+    pub async fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// A note saved with the node's default policy (`persist`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Note {
+    /// The note's text.
+    pub text: String,
+}
+
+#[goverse::object(persist)]
+impl Note {
+    #[method]
+    pub async fn set(&mut self, text: String) {
+        self.text = text;
+    }
+
+    #[method]
+    pub async fn text(&self) -> String {
+        self.text.clone()
+    }
+}

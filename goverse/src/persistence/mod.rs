@@ -206,6 +206,13 @@ impl Database {
         Ok(true)
     }
 
+    /// Records a reliable call without running it. It runs, in the order recorded, when the
+    /// object is next activated — or when the same call is made with this id. An existing call
+    /// with the id is returned as it is.
+    pub async fn record_call(&self, call: NewCall<'_>) -> Result<ReliableCallRecord> {
+        self.store.insert_call(call).await
+    }
+
     /// Reliable calls matching `filter`, oldest first.
     pub async fn list_calls(&self, filter: &CallFilter) -> Result<Vec<ReliableCallRecord>> {
         self.store.list_calls(filter).await
