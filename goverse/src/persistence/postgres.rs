@@ -70,9 +70,7 @@ impl PostgresStore {
     pub(super) async fn connect(url: &str) -> Result<Self> {
         let shown_url = shown(url);
         let options = PgConnectOptions::from_str(url).map_err(|e| {
-            Error::invalid_argument(format!(
-                "`{shown_url}` is not a valid PostgreSQL URL: {e}"
-            ))
+            Error::invalid_argument(format!("`{shown_url}` is not a valid PostgreSQL URL: {e}"))
         })?;
         let store = PostgresStore {
             pool: PgPoolOptions::new()
@@ -141,7 +139,11 @@ impl PostgresStore {
     }
 
     /// The stored version of an object, for a conflict's message.
-    async fn version_in<'e, E>(executor: E, object_type: &str, object_id: &str) -> sqlx::Result<Option<i64>>
+    async fn version_in<'e, E>(
+        executor: E,
+        object_type: &str,
+        object_id: &str,
+    ) -> sqlx::Result<Option<i64>>
     where
         E: Executor<'e, Database = Postgres>,
     {
@@ -156,7 +158,10 @@ impl PostgresStore {
 
     /// Writes `write` on `conn` (a transaction's or a pooled connection): `Ok(Ok(version))`,
     /// or `Ok(Err(conflict))` when the stored version is not the expected one.
-    async fn write_state(conn: &mut PgConnection, write: &StateWrite<'_>) -> sqlx::Result<Result<i64>> {
+    async fn write_state(
+        conn: &mut PgConnection,
+        write: &StateWrite<'_>,
+    ) -> sqlx::Result<Result<i64>> {
         let affected = if write.expected_version == 0 {
             sqlx::query(
                 "INSERT INTO goverse_objects (object_type, object_id, state, version) \
@@ -383,16 +388,14 @@ impl Store for PostgresStore {
 
     fn insert_call<'a>(&'a self, call: NewCall<'a>) -> BoxFuture<'a, Result<ReliableCallRecord>> {
         Box::pin(async move {
-            let fail = |e| {
-                self.error(
-                    &format!("recording reliable call `{}`", call.call_id),
-                    e,
-                )
-            };
-            let inserted = sqlx::query(concat!("INSERT INTO goverse_reliable_calls \
+            let fail = |e| self.error(&format!("recording reliable call `{}`", call.call_id), e);
+            let inserted = sqlx::query(concat!(
+                "INSERT INTO goverse_reliable_calls \
                  (call_id, object_type, object_id, method, args) \
                  VALUES ($1, $2, $3, $4, $5::jsonb) \
-                 ON CONFLICT (call_id) DO NOTHING RETURNING ", call_columns!()))
+                 ON CONFLICT (call_id) DO NOTHING RETURNING ",
+                call_columns!()
+            ))
             .bind(call.call_id)
             .bind(call.object_type)
             .bind(call.object_id)
@@ -405,7 +408,11 @@ impl Store for PostgresStore {
                 Some(row) => row,
                 // Another writer has it; its insert committed before ours did nothing, so a
                 // new statement sees it.
-                None => sqlx::query(concat!("SELECT ", call_columns!(), " FROM goverse_reliable_calls WHERE call_id = $1"))
+                None => sqlx::query(concat!(
+                    "SELECT ",
+                    call_columns!(),
+                    " FROM goverse_reliable_calls WHERE call_id = $1"
+                ))
                 .bind(call.call_id)
                 .fetch_one(&self.pool)
                 .await
@@ -417,7 +424,11 @@ impl Store for PostgresStore {
 
     fn call<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<Option<ReliableCallRecord>>> {
         Box::pin(async move {
-            let row = sqlx::query(concat!("SELECT ", call_columns!(), " FROM goverse_reliable_calls WHERE call_id = $1"))
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                call_columns!(),
+                " FROM goverse_reliable_calls WHERE call_id = $1"
+            ))
             .bind(call_id)
             .fetch_optional(&self.pool)
             .await
@@ -432,9 +443,13 @@ impl Store for PostgresStore {
         object_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ReliableCallRecord>>> {
         Box::pin(async move {
-            let rows = sqlx::query(concat!("SELECT ", call_columns!(), " FROM goverse_reliable_calls \
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                call_columns!(),
+                " FROM goverse_reliable_calls \
                  WHERE object_type = $1 AND object_id = $2 AND status = 'pending' \
-                 ORDER BY seq"))
+                 ORDER BY seq"
+            ))
             .bind(object_type)
             .bind(object_id)
             .fetch_all(&self.pool)
@@ -464,9 +479,13 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<ObjectRecord>>> {
         Box::pin(async move {
-            let rows = sqlx::query(concat!("SELECT ", object_columns!(), " FROM goverse_objects \
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                object_columns!(),
+                " FROM goverse_objects \
                  WHERE ($1::text IS NULL OR object_type = $1) \
-                 ORDER BY updated_at DESC, object_type, object_id LIMIT $2"))
+                 ORDER BY updated_at DESC, object_type, object_id LIMIT $2"
+            ))
             .bind(object_type)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -486,8 +505,12 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, Result<Option<ObjectRecord>>> {
         Box::pin(async move {
             let fail = |e| self.error(&format!("reading {object_type}/{object_id}"), e);
-            let row = sqlx::query(concat!("SELECT ", object_columns!(), " FROM goverse_objects \
-                 WHERE object_type = $1 AND object_id = $2"))
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                object_columns!(),
+                " FROM goverse_objects \
+                 WHERE object_type = $1 AND object_id = $2"
+            ))
             .bind(object_type)
             .bind(object_id)
             .fetch_optional(&self.pool)
@@ -502,11 +525,15 @@ impl Store for PostgresStore {
         filter: &'a CallFilter,
     ) -> BoxFuture<'a, Result<Vec<ReliableCallRecord>>> {
         Box::pin(async move {
-            let rows = sqlx::query(concat!("SELECT ", call_columns!(), " FROM goverse_reliable_calls \
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                call_columns!(),
+                " FROM goverse_reliable_calls \
                  WHERE ($1::text IS NULL OR object_type = $1) \
                  AND ($2::text IS NULL OR object_id = $2) \
                  AND ($3::text IS NULL OR status = $3) \
-                 ORDER BY seq LIMIT $4"))
+                 ORDER BY seq LIMIT $4"
+            ))
             .bind(filter.object_type.as_deref())
             .bind(filter.object_id.as_deref())
             .bind(filter.status.map(CallStatus::as_str))
