@@ -464,11 +464,13 @@ impl Account {
         self.balance
     }
 
+    /// The balance.
     #[method]
     pub async fn balance(&self) -> i64 {
         self.balance
     }
 
+    /// Every change, in order.
     #[method]
     pub async fn history(&self) -> Vec<i64> {
         self.history.clone()
@@ -484,12 +486,14 @@ pub struct Tally {
 
 #[goverse::object(persist(interval = "200ms"))]
 impl Tally {
+    /// Counts one more.
     #[method]
     pub async fn add(&mut self) -> u64 {
         self.count += 1;
         self.count
     }
 
+    /// The count.
     #[method]
     pub async fn count(&self) -> u64 {
         self.count
@@ -505,11 +509,13 @@ pub struct Note {
 
 #[goverse::object(persist)]
 impl Note {
+    /// Replaces the text.
     #[method]
     pub async fn set(&mut self, text: String) {
         self.text = text;
     }
 
+    /// The text.
     #[method]
     pub async fn text(&self) -> String {
         self.text.clone()
