@@ -70,7 +70,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use id::{MAX_ID_LEN, ObjectKey, validate_id};
 pub use object::{
     Args, Caller, Context, ExclusiveMethod, MAX_ARGS, Method, MethodEntry, MethodInfo, Object,
-    ObjectRegistration, PersistentState, Persistence, Proxy, SavePolicy, SharedMethod, TimerHandle,
+    ObjectRegistration, Persistence, PersistentState, Proxy, SavePolicy, SharedMethod, TimerHandle,
     TurnKind,
 };
 pub use persistence::{CallOutcome, CallStatus, Database};

@@ -20,14 +20,13 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::AnyActivation;
+use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
 use crate::object::call::{
-    CallMeta, DeactivateReason, DeactivateRequest, EncodedReply, ExclusiveCall, Job,
-    ReliableJob, SharedCall, TurnOutcome, TurnSaver, deadline_error, guarded, panic_message,
-    save_after_turn,
+    CallMeta, DeactivateReason, DeactivateRequest, EncodedReply, ExclusiveCall, Job, ReliableJob,
+    SharedCall, TurnOutcome, TurnSaver, deadline_error, guarded, panic_message, save_after_turn,
 };
-use crate::codec::{Codec, Payload};
 use crate::object::context::{CallChain, Caller, TimerOwner};
 use crate::object::{Context, ExclusiveMethod, Object, SavePolicy};
 use crate::persistence::{CallOutcome, StateWrite, is_conflict};
@@ -284,7 +283,10 @@ impl<T: Object> Activation<T> {
                 let hook = run_hook(state.on_activate(&ctx), deadline).await;
                 drop(ctx);
                 match hook {
-                    Ok(()) => self.pending_reliable(router).await.map(|jobs| (state, jobs)),
+                    Ok(()) => self
+                        .pending_reliable(router)
+                        .await
+                        .map(|jobs| (state, jobs)),
                     Err(error) => Err(error),
                 }
             }
@@ -409,7 +411,11 @@ impl<T: Object> Activation<T> {
             }
             _ => None,
         };
-        match router.store().finish_call(&job.call_id, &outcome, write).await {
+        match router
+            .store()
+            .finish_call(&job.call_id, &outcome, write)
+            .await
+        {
             Ok(version) => {
                 if let Some(version) = version {
                     let mut inner = self.inner.lock();
@@ -469,9 +475,9 @@ impl<T: Object> Activation<T> {
                 TurnOutcome::Finished
             }
         };
-        let result = rx.await.unwrap_or_else(|_| {
-            Err(Error::internal("the method finished without a result"))
-        });
+        let result = rx
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("the method finished without a result")));
         let outcome = match result {
             Ok(payload) => match String::from_utf8(payload.bytes.to_vec()) {
                 Ok(json) => CallOutcome::Success(json),
@@ -669,7 +675,9 @@ impl<T: Object> Activation<T> {
             .store()
             .delete(T::TYPE_NAME, self.key.id(), version)
             .await
-            .map_err(|error| error.prefixed(format_args!("cannot delete the state of {}", self.key)))
+            .map_err(|error| {
+                error.prefixed(format_args!("cannot delete the state of {}", self.key))
+            })
     }
 
     /// Drops an activation after a panic or a failed save; its queued jobs go to a fresh

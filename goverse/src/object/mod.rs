@@ -24,7 +24,7 @@ use crate::routing::{ObjectHandle, Router};
 pub use args::{Args, MAX_ARGS};
 pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use context::{Caller, Context, TimerHandle};
-pub use persist::{PersistentState, Persistence, SavePolicy};
+pub use persist::{Persistence, PersistentState, SavePolicy};
 pub use registry::ObjectRegistration;
 
 use call::{CallMeta, EncodedReply, Job, TypedCall};

@@ -177,9 +177,7 @@ impl Store for MemoryStore {
                 }
                 Some(_) => {}
             }
-            let version = state
-                .map(|write| tables.write_state(&write))
-                .transpose()?;
+            let version = state.map(|write| tables.write_state(&write)).transpose()?;
             let record = tables
                 .calls
                 .get_mut(call_id)
@@ -229,7 +227,10 @@ impl Store for MemoryStore {
             .calls
             .values()
             .filter(|r| {
-                filter.object_type.as_ref().is_none_or(|t| &r.object_type == t)
+                filter
+                    .object_type
+                    .as_ref()
+                    .is_none_or(|t| &r.object_type == t)
                     && filter.object_id.as_ref().is_none_or(|i| &r.object_id == i)
                     && filter.status.is_none_or(|s| r.status() == s)
             })

@@ -164,7 +164,9 @@ impl CallOutcome {
                 Error::internal(format!("a {status} reliable call has no stored error"))
             })?;
             serde_json::from_str(json).map_err(|e| {
-                Error::internal(format!("the stored error of a reliable call is unreadable: {e}"))
+                Error::internal(format!(
+                    "the stored error of a reliable call is unreadable: {e}"
+                ))
             })
         };
         Ok(match status {

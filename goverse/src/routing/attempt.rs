@@ -73,7 +73,12 @@ fn wire_chain(meta: &CallMeta) -> Vec<(String, String)> {
     chain
 }
 
-pub(super) fn outgoing(key: &ObjectKey, method: &str, args: Payload, meta: &CallMeta) -> OutgoingCall {
+pub(super) fn outgoing(
+    key: &ObjectKey,
+    method: &str,
+    args: Payload,
+    meta: &CallMeta,
+) -> OutgoingCall {
     OutgoingCall {
         type_name: key.type_name(),
         id: key.id_arc().clone(),

@@ -109,7 +109,9 @@ impl<T: Object> ReliableAttempt<T> {
 /// Checks a caller-supplied call id.
 fn validate_call_id(call_id: &str) -> Result<()> {
     if call_id.is_empty() {
-        return Err(Error::invalid_argument("a reliable call needs a non-empty call id"));
+        return Err(Error::invalid_argument(
+            "a reliable call needs a non-empty call id",
+        ));
     }
     if call_id.len() > MAX_CALL_ID_LEN {
         return Err(Error::invalid_argument(format!(
@@ -185,8 +187,9 @@ impl Router {
             )
             .await?;
         match outcome {
-            CallOutcome::Success(json) => Payload::new(Codec::Json, json.into_bytes())
-                .decode(&format!("the result of {}.{}", M::Object::TYPE_NAME, M::NAME)),
+            CallOutcome::Success(json) => Payload::new(Codec::Json, json.into_bytes()).decode(
+                &format!("the result of {}.{}", M::Object::TYPE_NAME, M::NAME),
+            ),
             CallOutcome::Failed(error) | CallOutcome::Skipped(error) => Err(error),
         }
     }
@@ -223,7 +226,9 @@ impl Router {
             return;
         };
         let Some(entry) = T::METHODS.iter().find(|e| e.info().name == job.method) else {
-            let _ = reply.send(Err(Error::internal("a reliable job names an unknown method")));
+            let _ = reply.send(Err(Error::internal(
+                "a reliable job names an unknown method",
+            )));
             return;
         };
         let attempt = ReliableAttempt {

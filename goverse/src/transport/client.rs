@@ -93,9 +93,10 @@ impl PeerPool {
                 reliable_call_id: call_id.map(|id| id.to_string()),
             };
             match client.call(request(message, call.deadline)).await {
-                Ok(reply) => reply.into_inner().outcome.ok_or_else(|| {
-                    Error::internal(format!("node {address} sent an empty reply"))
-                }),
+                Ok(reply) => reply
+                    .into_inner()
+                    .outcome
+                    .ok_or_else(|| Error::internal(format!("node {address} sent an empty reply"))),
                 Err(status) => Err(status_error(&address, &status)),
             }
         })

@@ -14,10 +14,10 @@ pub(crate) use server::serve;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::persistence::{CallOutcome, CallStatus};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::object::Caller;
+use crate::persistence::{CallOutcome, CallStatus};
 
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 pub(crate) mod proto {
@@ -61,17 +61,18 @@ impl From<&CallOutcome> for proto::ReliableOutcome {
 
 fn outcome_from_wire(wire: proto::ReliableOutcome) -> Result<CallOutcome, Error> {
     let error = || -> Result<Error, Error> {
-        wire.error
-            .clone()
-            .map(Error::from)
-            .ok_or_else(|| Error::internal("a failed or skipped reliable call came without its error"))
+        wire.error.clone().map(Error::from).ok_or_else(|| {
+            Error::internal("a failed or skipped reliable call came without its error")
+        })
     };
     Ok(match CallStatus::parse(&wire.status)? {
         CallStatus::Success => CallOutcome::Success(wire.result_json),
         CallStatus::Failed => CallOutcome::Failed(error()?),
         CallStatus::Skipped => CallOutcome::Skipped(error()?),
         CallStatus::Pending => {
-            return Err(Error::internal("a peer answered a reliable call with no outcome"));
+            return Err(Error::internal(
+                "a peer answered a reliable call with no outcome",
+            ));
         }
     })
 }
