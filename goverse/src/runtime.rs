@@ -127,6 +127,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Keeps state and reliable calls in the database at `url`: `postgres://…`, `sqlite:path`
+    /// or `memory:` (see [`Database::connect`]).
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database = DatabaseOption::Url(url.into());
+        self
+    }
+
     /// Keeps state and reliable calls in an already opened [`Database`] (for example one
     /// in-memory store shared by several nodes of one process).
     pub fn database(mut self, database: Database) -> Self {
@@ -186,6 +193,8 @@ impl NodeBuilder {
         self.config.shards = settings.shards;
         self.config.call_timeout = settings.call_timeout;
         self.config.idle_timeout = settings.idle_timeout;
+        self.config.save_interval = settings.save_interval;
+        self.database = DatabaseOption::Url(settings.database_url);
         self.cluster = ClusterOptions {
             etcd: settings.etcd,
             prefix: settings.prefix,

@@ -1,6 +1,6 @@
 //! The main loop of a node process for multi-process tests and benchmarks: joins the cluster
 //! given on the command line, prints `ready <address>` once it serves, and shuts down gracefully
-//! on SIGTERM (printing `stopped`).
+//! on SIGTERM (printing `stopped`). An optional seventh argument is the database URL.
 
 use std::time::Duration;
 
@@ -26,7 +26,11 @@ pub async fn run(args: &[String]) -> goverse::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    let node = Node::builder()
+    let mut builder = Node::builder();
+    if let Some(url) = args.get(6) {
+        builder = builder.database_url(url);
+    }
+    let node = builder
         .etcd([arg(args, 0, "etcd endpoint")])
         .prefix(arg(args, 1, "prefix"))
         .node_id(arg(args, 2, "node id"))

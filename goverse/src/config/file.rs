@@ -68,9 +68,60 @@ pub struct ClusterFile {
     /// Settings shared by the whole cluster; absent or empty means all defaults.
     #[serde(default, deserialize_with = "null_as_default")]
     pub cluster: ClusterSection,
+    /// Where persistent state and reliable calls are kept; absent means in memory.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub database: DatabaseSection,
     /// The nodes of the cluster, each picked by its id.
     #[serde(default, deserialize_with = "null_as_default")]
     pub nodes: Vec<NodeEntry>,
+}
+
+/// The `database` section: where every node keeps persistent state and reliable calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `postgres://user:password@host:port/database`, `sqlite:path` or `memory:` (the default;
+    /// nothing survives a restart and nodes do not share state).
+    pub url: String,
+    /// A changed `persist` object with the default policy is saved at least this often.
+    #[serde(deserialize_with = "human_duration")]
+    pub save_interval: Duration,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: "memory:".to_string(),
+            save_interval: super::DEFAULT_SAVE_INTERVAL,
+        }
+    }
+}
+
+impl DatabaseSection {
+    /// Checks the URL's scheme and the interval.
+    fn validate(&self) -> Result<(), Problem> {
+        let known = ["postgres://", "postgresql://", "sqlite:", "memory:"];
+        if !known.iter().any(|scheme| self.url.starts_with(scheme)) {
+            return Err(Problem::new(
+                "database.url",
+                format!(
+                    "`{}` is not a database URL; use postgres://user@host:port/db, sqlite:path \
+                     or memory:",
+                    crate::persistence::redact(&self.url)
+                ),
+            ));
+        }
+        if self.url == "sqlite:" {
+            return Err(Problem::new("database.url", "sqlite: needs a file path"));
+        }
+        if self.save_interval.is_zero() {
+            return Err(Problem::new(
+                "database.save_interval",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The `cluster` section: settings shared by every node. Every key has a default.
@@ -153,6 +204,10 @@ pub struct NodeSettings {
     pub call_timeout: Duration,
     /// Objects without calls for this long are deactivated.
     pub idle_timeout: Duration,
+    /// Where persistent state and reliable calls are kept.
+    pub database_url: String,
+    /// A changed `persist` object with the default policy is saved at least this often.
+    pub save_interval: Duration,
 }
 
 impl ClusterFile {
@@ -203,6 +258,8 @@ impl ClusterFile {
             lease_ttl: cluster.lease_ttl,
             call_timeout: cluster.call_timeout,
             idle_timeout: cluster.idle_timeout,
+            database_url: self.database.url.clone(),
+            save_interval: self.database.save_interval,
         })
     }
 
@@ -224,6 +281,7 @@ impl ClusterFile {
     /// Checks what the types alone do not: ranges, id syntax, unique ids, addresses.
     fn validate(&self) -> Result<(), Problem> {
         self.cluster.validate()?;
+        self.database.validate()?;
         let mut first_index_of_id: HashMap<&str, usize> = HashMap::new();
         for (index, node) in self.nodes.iter().enumerate() {
             node.validate(index)?;
@@ -673,6 +731,9 @@ cluster:
   lease_ttl: 3s
   call_timeout: 5s
   idle_timeout: 1h
+database:
+  url: postgres://app:secret@db:5432/objects
+  save_interval: 2s
 nodes:
   - id: n1
     listen: 0.0.0.0:7001
@@ -694,6 +755,8 @@ nodes:
         assert_eq!(n1.lease_ttl, Duration::from_secs(3));
         assert_eq!(n1.call_timeout, Duration::from_secs(5));
         assert_eq!(n1.idle_timeout, Duration::from_secs(3600));
+        assert_eq!(n1.database_url, "postgres://app:secret@db:5432/objects");
+        assert_eq!(n1.save_interval, Duration::from_secs(2));
 
         let n2 = file.node("n2").unwrap();
         assert_eq!(n2.node_id, "n2");
@@ -702,6 +765,21 @@ nodes:
             "advertise defaults to listen"
         );
         assert_eq!(n2.shards, 64);
+    }
+
+    #[test]
+    fn database_settings_are_checked_by_key() {
+        let message = parse_error("database:\n  url: mysql://u:pw@h/db\n");
+        assert!(message.contains("database.url"), "{message}");
+        assert!(message.contains("mysql://u:***@h/db"), "{message}");
+        assert!(!message.contains("pw"), "{message}");
+        let message = parse_error("database:\n  save_interval: 0s\n");
+        assert!(message.contains("database.save_interval"), "{message}");
+        let message = parse_error("database:\n  uri: sqlite:x\n");
+        assert!(message.contains("uri"), "{message}");
+        let file = ClusterFile::parse(&format!("database:\n  url: sqlite:/tmp/x.db\n{TWO_NODES}"))
+            .unwrap();
+        assert_eq!(file.node("n1").unwrap().database_url, "sqlite:/tmp/x.db");
     }
 
     #[test]
@@ -768,7 +846,7 @@ nodes:
     fn unknown_keys_are_named_by_their_path() {
         assert_eq!(
             parse_error(&format!("{TWO_NODES}bogus: 1\n")),
-            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, nodes)"
+            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, database, nodes)"
         );
         assert_eq!(
             parse_error("nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    port: 7\n"),

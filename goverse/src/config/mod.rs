@@ -6,7 +6,7 @@ use crate::sharding::DEFAULT_SHARD_COUNT;
 
 pub mod file;
 
-pub use file::{ClusterFile, ClusterSection, NodeEntry, NodeSettings};
+pub use file::{ClusterFile, ClusterSection, DatabaseSection, NodeEntry, NodeSettings};
 
 /// Default time a call may take, queueing included, unless the caller says otherwise.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
