@@ -111,6 +111,28 @@ fn snapshot_object_options() {
 }
 
 #[test]
+fn snapshot_save_policies() {
+    for (case, attr) in [
+        ("persist_every_turn", quote!(persist(every_turn))),
+        ("persist_interval", quote!(persist(interval = "1500ms"))),
+    ] {
+        assert_snapshot(
+            case,
+            attr,
+            quote! {
+                impl Ledger {
+                    #[method]
+                    pub async fn post(&mut self, amount: i64) -> i64 {
+                        self.total += amount;
+                        self.total
+                    }
+                }
+            },
+        );
+    }
+}
+
+#[test]
 fn snapshot_method_options() {
     assert_snapshot(
         "method_options",

@@ -47,6 +47,14 @@ pub const fn assert_output<T: Output>() {}
 /// Asserts `T: ObjectState` at the type's span.
 pub const fn assert_object_state<T: ObjectState>() {}
 
+/// The persistence glue of a `persist` type: its serde form, saved by `policy`. A free function
+/// (not a method) so that a type without serde gets the `PersistentState` diagnostic.
+pub const fn persistence<T: crate::object::PersistentState>(
+    policy: SavePolicy,
+) -> Persistence<T> {
+    Persistence::serde(policy)
+}
+
 /// Turns a method's return value into the proxy's `Result`.
 pub fn ok<T>(value: T) -> Result<T> {
     Ok(value)

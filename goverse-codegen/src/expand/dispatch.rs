@@ -120,7 +120,7 @@ fn object_impl(model: &ObjectModel) -> TokenStream {
         };
         // Spanned at `persist`, so a state type without serde is reported there.
         let glue = quote_spanned! {persist.span=>
-            #krate::__private::Persistence::<Self>::serde(#policy)
+            #krate::__private::persistence::<Self>(#policy)
         };
         quote! {
             const PERSISTENCE: ::core::option::Option<#krate::__private::Persistence<Self>> =

@@ -65,9 +65,9 @@ const _: () = {
         const PERSISTENCE: ::core::option::Option<
             ::my::reexport::__private::Persistence<Self>,
         > = ::core::option::Option::Some(
-            ::my::reexport::__private::Persistence::<
+            ::my::reexport::__private::persistence::<
                 Self,
-            >::serde(
+            >(
                 ::my::reexport::__private::SavePolicy::Periodic(
                     ::core::option::Option::None,
                 ),
