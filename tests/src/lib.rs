@@ -521,3 +521,26 @@ impl Note {
         self.text.clone()
     }
 }
+
+/// A score saved with the node's default policy (`persist`), for hand-off tests.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Score {
+    /// The sum of everything added.
+    pub total: i64,
+}
+
+#[goverse::object(persist)]
+impl Score {
+    /// Adds `n`; returns the new total.
+    #[method]
+    pub async fn add(&mut self, n: i64) -> i64 {
+        self.total += n;
+        self.total
+    }
+
+    /// The total.
+    #[method]
+    pub async fn total(&self) -> i64 {
+        self.total
+    }
+}

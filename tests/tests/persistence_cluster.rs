@@ -1,0 +1,181 @@
+//! Persistence and reliable calls in a cluster of in-process nodes (real etcd) sharing one
+//! store: state follows its shard through hand-offs under load, and a reliable call runs once
+//! whichever node it is made from.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::future::join_all;
+use goverse::prelude::*;
+use goverse::{Database, new_call_id};
+use goverse_tests::harness::Etcd;
+use goverse_tests::{Account, Score, cluster_builder, count_of, double_activations};
+
+const SHARDS: u32 = 64;
+
+async fn start_node(etcd: &Etcd, prefix: &str, id: &str, database: &Database) -> Node {
+    let node = cluster_builder(etcd, prefix, id, SHARDS)
+        .stability_window(Duration::from_millis(300))
+        .call_timeout(Duration::from_secs(20))
+        // Only hand-offs and shutdowns save during the test.
+        .save_interval(Duration::from_secs(3600))
+        .database(database.clone())
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("node {id} starts: {e}"));
+    node.wait_ready(Duration::from_secs(30)).await.unwrap();
+    node
+}
+
+async fn converge(nodes: &[&Node], count: usize) {
+    for node in nodes {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while node.cluster_view().nodes.len() != count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "membership did not converge"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        node.wait_ready(Duration::from_secs(30)).await.unwrap();
+    }
+}
+
+/// Each worker adds 1 to its own scores in a loop; returns every acknowledged add per id.
+fn add_until(
+    node: Arc<Node>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(HashMap<String, i64>, Vec<String>)> {
+    tokio::spawn(async move {
+        let workers = (0..8).map(|worker| {
+            let node = node.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut acknowledged: HashMap<String, i64> = HashMap::new();
+                let mut errors = Vec::new();
+                let mut round = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = format!("score-{worker}-{}", round % 5);
+                    round += 1;
+                    match node.object::<Score>(&id).add(1).await {
+                        Ok(_) => *acknowledged.entry(id).or_default() += 1,
+                        Err(error) => errors.push(format!("{id}: {error}")),
+                    }
+                }
+                (acknowledged, errors)
+            })
+        });
+        let mut acknowledged = HashMap::new();
+        let mut errors = Vec::new();
+        for (worker_acks, worker_errors) in join_all(workers).await.into_iter().map(Result::unwrap)
+        {
+            acknowledged.extend(worker_acks);
+            errors.extend(worker_errors);
+        }
+        (acknowledged, errors)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn state_follows_its_shard_through_hand_offs_under_load() {
+    let etcd = Etcd::start_async().await;
+    let prefix = "/goverse-test/persist-handoff";
+    let database = Database::memory();
+    let n1 = Arc::new(start_node(&etcd, prefix, "n1", &database).await);
+    let n2 = start_node(&etcd, prefix, "n2", &database).await;
+    converge(&[&n1, &n2], 2).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = add_until(n1.clone(), stop.clone());
+
+    // Grow to three nodes, then let n2 leave: shards move twice while adds keep coming, and
+    // with an hour-long save interval only the hand-offs save the moving objects.
+    let n3 = start_node(&etcd, prefix, "n3", &database).await;
+    converge(&[&n1, &n2, &n3], 3).await;
+    goverse_tests::wait_until("n3 serves objects", Duration::from_secs(30), || {
+        !n3.list_objects().is_empty()
+    })
+    .await;
+    n2.shutdown().await.unwrap();
+    converge(&[&n1, &n3], 2).await;
+    stop.store(true, Ordering::Relaxed);
+    let (acknowledged, errors) = load.await.unwrap();
+    assert!(
+        errors.is_empty(),
+        "calls failed: {:?}",
+        &errors[..errors.len().min(5)]
+    );
+    assert_eq!(acknowledged.len(), 40, "every score was used");
+
+    // Every acknowledged add is in the state, wherever the object lives now.
+    for (id, adds) in &acknowledged {
+        assert_eq!(n3.object::<Score>(id).total().await.unwrap(), *adds, "{id}");
+    }
+    assert_eq!(double_activations(), 0);
+    let n1 = Arc::into_inner(n1).unwrap();
+    n1.shutdown().await.unwrap();
+    n3.shutdown().await.unwrap();
+    // And in the store once every node is gone.
+    for (id, adds) in &acknowledged {
+        let record = database.object("Score", id).await.unwrap().unwrap();
+        let state: serde_json::Value = serde_json::from_str(&record.state_json).unwrap();
+        assert_eq!(state["total"], *adds, "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reliable_call_runs_once_from_any_node() {
+    let etcd = Etcd::start_async().await;
+    let prefix = "/goverse-test/persist-reliable";
+    let database = Database::memory();
+    let nodes = Arc::new(vec![
+        start_node(&etcd, prefix, "n1", &database).await,
+        start_node(&etcd, prefix, "n2", &database).await,
+        start_node(&etcd, prefix, "n3", &database).await,
+    ]);
+    converge(&nodes.iter().collect::<Vec<_>>(), 3).await;
+
+    // The same call id from every node: one run, one outcome.
+    let call_id = new_call_id();
+    for node in nodes.iter() {
+        let balance = node
+            .object::<Account>("cross-1")
+            .reliable(&call_id)
+            .deposit(7)
+            .await
+            .unwrap();
+        assert_eq!(balance, 7);
+    }
+    assert_eq!(count_of("cross-1", "deposit 7"), 1);
+
+    // 300 distinct reliable deposits from all nodes at once: each applied once, in some order.
+    let calls = (0..300).map(|i| {
+        let nodes = nodes.clone();
+        tokio::spawn(async move {
+            nodes[i % 3]
+                .object::<Account>("cross-2")
+                .reliable(format!("cross-2-{i}"))
+                .deposit(1)
+                .await
+                .unwrap()
+        })
+    });
+    let results: BTreeSet<i64> = join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results, (1..=300).collect::<BTreeSet<i64>>());
+    assert_eq!(
+        nodes[1]
+            .object::<Account>("cross-2")
+            .balance()
+            .await
+            .unwrap(),
+        300
+    );
+    for node in Arc::into_inner(nodes).unwrap() {
+        node.shutdown().await.unwrap();
+    }
+}
