@@ -1,6 +1,9 @@
-//! Test support for the integration tests: throwaway etcd servers and child processes.
+//! Test support for the integration tests: throwaway etcd and PostgreSQL servers and child
+//! processes.
 //!
-//! [`Etcd`] runs a single-member etcd cluster on free loopback ports with its data in a temporary
+//! [`Postgres`] runs a PostgreSQL server on a free loopback port with a fresh cluster in a
+//! temporary directory (as the `postgres` OS user when the tests run as root), for one test; it
+//! can be stopped and restarted on the same port and data. [`Etcd`] runs a single-member etcd cluster on free loopback ports with its data in a temporary
 //! directory, for one test; it can be stopped, restarted on the same ports and data, and paused
 //! to simulate an unresponsive server. [`Process`] runs a program with its output captured into a
 //! log file, so that multi-process tests can wait for a line of output, kill or terminate the
@@ -13,6 +16,7 @@ use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -20,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, User};
 use tempfile::TempDir;
 
 /// How long [`Etcd::start`] and [`Etcd::restart`] wait for the server to become healthy.
@@ -494,6 +498,337 @@ impl Etcd {
 impl Drop for Etcd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// How long [`Postgres`] waits for the server to accept connections.
+const PG_READY_LIMIT: Duration = Duration::from_secs(30);
+/// How long [`Postgres`] waits for the server to exit after a shutdown signal.
+const PG_STOP_LIMIT: Duration = Duration::from_secs(30);
+
+/// The directory holding `initdb` and `postgres` (found through `initdb` on the `PATH`, in
+/// `/usr/local/bin`, or in the newest `/usr/lib/postgresql/*/bin`), with symlinks resolved.
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    dirs.push(PathBuf::from("/usr/local/bin"));
+    let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect();
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+    dirs.extend(versioned.into_iter().map(|(_, dir)| dir));
+    dirs.into_iter().find_map(|dir| {
+        let initdb = std::fs::canonicalize(dir.join("initdb")).ok()?;
+        let bin = initdb.parent()?.to_path_buf();
+        bin.join("postgres").is_file().then_some(bin)
+    })
+}
+
+/// A command for a PostgreSQL program, run as `owner` if given, with the caller's `PG*`
+/// variables removed (they would override our flags) and `dir` as working directory.
+fn postgres_command(program: &Path, owner: Option<(u32, u32)>, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    command.current_dir(dir).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PG") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Where and how one PostgreSQL server runs: fixed for its life, across restarts (except the
+/// port, which [`Postgres::start`] may change before the first successful start).
+#[derive(Debug, Clone)]
+struct PostgresConfig {
+    bin_dir: PathBuf,
+    /// The `postgres` OS user's uid and gid, when the tests run as root.
+    owner: Option<(u32, u32)>,
+    port: u16,
+    dir: PathBuf,
+    data_dir: PathBuf,
+    log_file: PathBuf,
+}
+
+impl PostgresConfig {
+    /// Spawns the server with this configuration, its output appended to the log file.
+    fn spawn(&self) -> Child {
+        let (stdout, stderr) = log_outputs(&self.log_file);
+        postgres_command(&self.bin_dir.join("postgres"), self.owner, &self.dir)
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-p", &self.port.to_string()])
+            // The unix socket beside the data, not in /var/run/postgresql.
+            .arg("-k")
+            .arg(&self.dir)
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "shared_buffers=16MB"])
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {}/postgres: {e}", self.bin_dir.display()))
+    }
+
+    /// Whether the server `pid` says it is ready: `postmaster.pid` names it and has the status
+    /// `ready` (what `pg_ctl -w` waits for), and it listens on our port.
+    fn is_ready(&self, pid: u32) -> bool {
+        let Ok(lock) = std::fs::read_to_string(self.data_dir.join("postmaster.pid")) else {
+            return false;
+        };
+        let lines: Vec<&str> = lock.lines().collect();
+        lines.first().is_some_and(|l| l.trim() == pid.to_string())
+            && lines.get(7).is_some_and(|l| l.trim() == "ready")
+            && listens_on(pid, self.port)
+    }
+
+    /// Spawns the server and waits until it accepts connections. On failure returns the
+    /// reason, with the child killed and reaped.
+    fn launch(&self) -> Result<Child, String> {
+        let mut child = self.spawn();
+        let deadline = Instant::now() + PG_READY_LIMIT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("postgres exited before becoming ready ({status})"));
+            }
+            if self.is_ready(child.id()) {
+                return Ok(child);
+            }
+            if Instant::now() >= deadline {
+                kill_and_reap(&mut child);
+                return Err(format!(
+                    "postgres was not ready within {PG_READY_LIMIT:?} on port {}",
+                    self.port
+                ));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A throwaway PostgreSQL server for one test: a fresh cluster (`initdb`, trust
+/// authentication, superuser `postgres`, `fsync=off`) in a temporary directory, listening on a
+/// free loopback port, with its unix socket in that directory.
+///
+/// When the tests run as root, the cluster belongs to the `postgres` OS user and the server
+/// runs as that user (PostgreSQL refuses to run as root). Port and data are kept across
+/// [`stop`](Postgres::stop) and [`restart_async`](Postgres::restart_async). Dropping it stops
+/// the server and removes the directory.
+#[derive(Debug)]
+pub struct Postgres {
+    config: PostgresConfig,
+    child: Mutex<Option<Child>>,
+    // Last, so that the directory is removed after the process is gone.
+    dir: TempDir,
+}
+
+impl Postgres {
+    /// Creates a cluster and starts the server; typically about 1 s. Blocks the thread; inside
+    /// async tests use [`start_async`](Postgres::start_async).
+    ///
+    /// Panics with a hint to run `./scripts/test` (which installs PostgreSQL) if `initdb` cannot
+    /// be found, and with the server's log if it does not start.
+    pub fn start() -> Postgres {
+        let bin_dir = postgres_bin_dir().unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL's initdb and postgres not found (PATH, /usr/local/bin, \
+                 /usr/lib/postgresql/*/bin): run ./scripts/test, which installs postgresql"
+            )
+        });
+        let owner = nix::unistd::geteuid().is_root().then(|| {
+            let user = User::from_name("postgres")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "running as root, the test PostgreSQL server needs the `postgres` OS \
+                         user: install postgresql (./scripts/test does)"
+                    )
+                });
+            (user.uid.as_raw(), user.gid.as_raw())
+        });
+        let dir = tempfile::Builder::new()
+            .prefix("goverse-postgres-")
+            .tempdir()
+            .expect("create a temporary directory for PostgreSQL");
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .expect("give the PostgreSQL directory to the postgres user");
+        }
+        let mut config = PostgresConfig {
+            bin_dir,
+            owner,
+            port: free_port(),
+            dir: dir.path().to_path_buf(),
+            data_dir: dir.path().join("data"),
+            log_file: dir.path().join("postgres.log"),
+        };
+        let initdb = postgres_command(&config.bin_dir.join("initdb"), owner, dir.path())
+            .arg("-D")
+            .arg(&config.data_dir)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+            .args(["--no-sync", "--no-instructions"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}/initdb: {e}", config.bin_dir.display()));
+        assert!(
+            initdb.status.success(),
+            "initdb failed ({}):\n{}{}",
+            initdb.status,
+            String::from_utf8_lossy(&initdb.stdout),
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match config.launch() {
+                Ok(child) => {
+                    return Postgres {
+                        config,
+                        child: Mutex::new(Some(child)),
+                        dir,
+                    };
+                }
+                // Most likely another process took the port meanwhile: try another.
+                Err(reason) => {
+                    failures.push(format!("port {}: {reason}", config.port));
+                    config.port = free_port();
+                }
+            }
+        }
+        panic!(
+            "PostgreSQL did not start:\n{}\n--- postgres log ---\n{}",
+            failures.join("\n"),
+            read_log(&config.log_file)
+        )
+    }
+
+    /// [`start`](Postgres::start) on a blocking thread of the tokio runtime.
+    pub async fn start_async() -> Postgres {
+        tokio::task::spawn_blocking(Postgres::start)
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.config.port
+    }
+
+    /// The URL of the `postgres` database as the superuser `postgres` (no password).
+    pub fn url(&self) -> String {
+        self.database_url("postgres")
+    }
+
+    /// The URL of database `name` on this server.
+    pub fn database_url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.config.port)
+    }
+
+    /// Creates the empty database `name` and returns its URL, so that tests can share a
+    /// server without sharing data. Panics if it cannot be created.
+    pub fn create_database(&self, name: &str) -> String {
+        self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+        self.database_url(name)
+    }
+
+    /// Runs `sql` with `psql` in database `database` and returns its unaligned, tuples-only
+    /// output (one row a line, columns separated by `|`); panics with psql's error if it fails.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let psql = self.config.bin_dir.join("psql");
+        let program = if psql.is_file() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        };
+        let output = postgres_command(&program, None, self.dir.path())
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &self.config.port.to_string()])
+            .args(["-U", "postgres", "-d", database, "-c", sql])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        assert!(
+            output.status.success(),
+            "psql {sql:?} failed ({}): {}\n--- postgres log ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
+        );
+        String::from_utf8(output.stdout).expect("psql output is UTF-8")
+    }
+
+    /// Stops the server with a fast shutdown (clients are disconnected, the data is kept) and
+    /// waits for it to exit; the port then refuses connections. Does nothing if it is stopped.
+    pub fn stop(&mut self) {
+        self.shut_down(Signal::SIGINT);
+    }
+
+    /// Starts the server again on the same port and data (so the data written before survives)
+    /// and waits until it accepts connections; stops it first if it is running. Panics with the
+    /// server's log if it does not start, for instance because another process took the port.
+    pub async fn restart_async(&mut self) {
+        self.stop();
+        let config = self.config.clone();
+        let launched = tokio::task::spawn_blocking(move || config.launch())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        match launched {
+            Ok(child) => *lock(&self.child) = Some(child),
+            Err(reason) => panic!(
+                "PostgreSQL did not restart: {reason}\n--- postgres log ---\n{}",
+                self.log()
+            ),
+        }
+    }
+
+    /// Whether the server process is alive.
+    pub fn is_running(&self) -> bool {
+        lock(&self.child)
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// Everything the server has written to its stdout and stderr so far.
+    pub fn log(&self) -> String {
+        read_log(&self.config.log_file)
+    }
+
+    /// The temporary directory holding the cluster (`data/`), the socket and the log
+    /// (`postgres.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends `sig` (SIGINT: fast shutdown; SIGQUIT: immediate) and waits for the server to
+    /// exit; kills it if it has not within 30 s.
+    fn shut_down(&mut self, sig: Signal) {
+        let Some(mut child) = lock(&self.child).take() else {
+            return;
+        };
+        send_signal(&mut child, sig);
+        let deadline = Instant::now() + PG_STOP_LIMIT;
+        while matches!(child.try_wait(), Ok(None)) {
+            if Instant::now() >= deadline {
+                kill_and_reap(&mut child);
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Immediate shutdown: the data is about to be removed anyway.
+        self.shut_down(Signal::SIGQUIT);
     }
 }
 
