@@ -1,14 +1,16 @@
 //! The single place that turns values into bytes and back.
 //!
 //! Between processes values travel as a [`Payload`]: a codec tag and the bytes. MessagePack with
-//! named fields is the default (it supports every serde feature); JSON serves HTTP clients. The
-//! receiving side decodes whichever codec arrived and answers in the same one.
+//! named fields is the default (it supports every serde feature); JSON serves HTTP clients;
+//! protobuf (feature `proto`) carries one `google.protobuf.Any` for GoVerse-compatible clients.
+//! The receiving side decodes whichever codec arrived and answers in the same one.
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::error::{Error, Result};
+use crate::object::{Args, NamedArgsSeed};
 
 /// A wire format for arguments, results and state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -19,7 +21,22 @@ pub enum Codec {
     MsgPack,
     /// JSON (`serde_json`): for HTTP clients and readable storage.
     Json,
+    /// One serialized `google.protobuf.Any` (feature `proto`): the request and response of
+    /// GoVerse-compatible clients. A method called with it must take a single
+    /// [`Proto<M>`](crate::Proto) (or nothing, from a `google.protobuf.Empty`) and return a
+    /// `Proto<M>` (or `()`, answered as a `google.protobuf.Empty`); any other signature is an
+    /// `InvalidArgument` error, raised before the method runs.
+    #[cfg(feature = "proto")]
+    Protobuf,
 }
+
+/// Every codec this build knows.
+const CODECS: &[Codec] = &[
+    Codec::MsgPack,
+    Codec::Json,
+    #[cfg(feature = "proto")]
+    Codec::Protobuf,
+];
 
 impl Codec {
     /// The codec's name as used in envelopes and content types.
@@ -27,16 +44,44 @@ impl Codec {
         match self {
             Codec::MsgPack => "msgpack",
             Codec::Json => "json",
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => "protobuf",
         }
     }
 
-    /// Serializes `value` with this codec.
+    /// The codec called `name` (as [`Codec::name`] spells it), if this build has it.
+    pub fn from_name(name: &str) -> Option<Codec> {
+        CODECS.iter().copied().find(|codec| codec.name() == name)
+    }
+
+    /// The names of every codec this build has, for messages: "`msgpack`, `json`".
+    pub fn known_names() -> String {
+        let names: Vec<String> = CODECS.iter().map(|c| format!("`{}`", c.name())).collect();
+        names.join(", ")
+    }
+
+    /// The codec's name in error messages.
+    fn label(self) -> &'static str {
+        match self {
+            Codec::MsgPack => "MessagePack",
+            Codec::Json => "JSON",
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => "protobuf",
+        }
+    }
+
+    /// Serializes `value` with this codec. In [`Codec::Protobuf`] only a
+    /// [`Proto<M>`](crate::Proto) or `()` can be encoded; anything else is an
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) error that names the
+    /// type.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Payload> {
         let bytes = match self {
             Codec::MsgPack => rmp_serde::to_vec_named(value)
                 .map_err(|e| Error::internal(format!("cannot encode as MessagePack: {e}")))?,
             Codec::Json => serde_json::to_vec(value)
                 .map_err(|e| Error::internal(format!("cannot encode as JSON: {e}")))?,
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => crate::proto::encode(value).map_err(Error::invalid_argument)?,
         };
         Ok(Payload {
             codec: self,
@@ -67,39 +112,70 @@ impl Payload {
     /// error that says what could not be read.
     ///
     /// [`ErrorKind::InvalidArgument`]: crate::ErrorKind::InvalidArgument
+    ///
+    /// A [`Codec::Protobuf`] payload decodes only into a [`Proto<M>`](crate::Proto) (or `()`,
+    /// from a `google.protobuf.Empty`).
     pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
-        match self.codec {
-            Codec::MsgPack => rmp_serde::from_slice(&self.bytes).map_err(|e| {
-                Error::invalid_argument(format!("cannot decode {what} from MessagePack: {e}"))
-            }),
-            Codec::Json => serde_json::from_slice(&self.bytes).map_err(|e| {
-                Error::invalid_argument(format!("cannot decode {what} from JSON: {e}"))
-            }),
-        }
+        let decoded = match self.codec {
+            Codec::MsgPack => rmp_serde::from_slice(&self.bytes).map_err(|e| e.to_string()),
+            Codec::Json => serde_json::from_slice(&self.bytes).map_err(|e| e.to_string()),
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => crate::proto::decode(&self.bytes, what).map_err(|e| e.to_string()),
+        };
+        decoded.map_err(|e| self.decode_error(what, e))
     }
 
-    /// Decodes the payload through a serde seed (for values whose shape is known only at run
-    /// time, such as named method arguments).
-    pub(crate) fn decode_seed<'de, S: DeserializeSeed<'de>>(
-        &'de self,
-        seed: S,
-        what: &str,
-    ) -> Result<S::Value> {
-        match self.codec {
+    fn decode_error(&self, what: &str, error: String) -> Error {
+        Error::invalid_argument(format!(
+            "cannot decode {what} from {}: {error}",
+            self.codec.label()
+        ))
+    }
+
+    /// Decodes the named arguments of method `method` of `type_name` (parameters as in
+    /// `seed`). A protobuf request is one message for a single `Proto<M>` parameter.
+    pub(crate) fn decode_args<A: Args>(
+        &self,
+        seed: NamedArgsSeed<A>,
+        type_name: &str,
+        method: &str,
+    ) -> Result<A> {
+        let decoded = match self.codec {
             Codec::MsgPack => {
                 let mut de = rmp_serde::Deserializer::from_read_ref(&self.bytes[..]);
-                seed.deserialize(&mut de).map_err(|e| {
-                    Error::invalid_argument(format!("cannot decode {what} from MessagePack: {e}"))
-                })
+                seed.deserialize(&mut de).map_err(|e| e.to_string())
             }
             Codec::Json => {
                 let mut de = serde_json::Deserializer::from_slice(&self.bytes);
                 let value = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-                value.map_err(|e| {
-                    Error::invalid_argument(format!("cannot decode {what} from JSON: {e}"))
-                })
+                value.map_err(|e| e.to_string())
             }
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => {
+                crate::proto::decode_args(&self.bytes, seed, &format!("{type_name}.{method}"))
+                    .map_err(|e| e.to_string())
+            }
+        };
+        decoded.map_err(|e| self.decode_error(&format!("the arguments of {type_name}.{method}"), e))
+    }
+
+    /// Checks, before method `method` of `type_name` runs, that its result type `O` can be
+    /// answered in this payload's codec (only protobuf restricts it).
+    #[cfg_attr(
+        not(feature = "proto"),
+        allow(unused_variables, clippy::extra_unused_type_parameters)
+    )]
+    pub(crate) fn check_result<O: DeserializeOwned>(
+        &self,
+        type_name: &str,
+        method: &str,
+    ) -> Result<()> {
+        #[cfg(feature = "proto")]
+        if self.codec == Codec::Protobuf {
+            return crate::proto::check_result::<O>(&format!("{type_name}.{method}"))
+                .map_err(Error::invalid_argument);
         }
+        Ok(())
     }
 }
 

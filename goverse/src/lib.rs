@@ -55,6 +55,8 @@ mod id;
 mod object;
 pub mod persistence;
 pub mod prelude;
+#[cfg(feature = "proto")]
+mod proto;
 mod routing;
 mod runtime;
 pub mod sharding;
@@ -74,6 +76,8 @@ pub use object::{
     TurnKind,
 };
 pub use persistence::{CallOutcome, CallStatus, Database};
+#[cfg(feature = "proto")]
+pub use proto::Proto;
 pub use routing::{MAX_CALL_ID_LEN, new_call_id};
 pub use runtime::{Node, NodeBuilder, ObjectTypeInfo};
 

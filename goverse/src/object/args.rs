@@ -188,12 +188,13 @@ mod tests {
     const NAMES: &[&str] = &["to", "n"];
 
     fn decode(codec: Codec, bytes: &[u8]) -> crate::Result<(String, i64)> {
-        Payload::new(codec, bytes.to_vec()).decode_seed(
+        Payload::new(codec, bytes.to_vec()).decode_args(
             NamedArgsSeed::<(String, i64)> {
                 names: NAMES,
                 marker: PhantomData,
             },
-            "arguments",
+            "T",
+            "m",
         )
     }
 
@@ -255,7 +256,7 @@ mod tests {
         };
         for body in [&b"{}"[..], b"null", b"[]"] {
             Payload::new(Codec::Json, body.to_vec())
-                .decode_seed(seed(), "arguments")
+                .decode_args(seed(), "T", "m")
                 .unwrap();
         }
     }

@@ -249,18 +249,17 @@ impl<T: Object> MethodEntry<T> {
     }
 }
 
+/// Decodes the arguments of an encoded call to `M`, and checks that its result can be answered
+/// in the caller's codec before the method runs.
 fn decode_args<M: Method>(payload: &Payload) -> Result<M::Args> {
-    payload.decode_seed(
-        NamedArgsSeed::<M::Args> {
-            names: M::PARAMS,
-            marker: std::marker::PhantomData,
-        },
-        &format!(
-            "the arguments of {}.{}",
-            <M::Object as Object>::TYPE_NAME,
-            M::NAME
-        ),
-    )
+    let type_name = <M::Object as Object>::TYPE_NAME;
+    let seed = NamedArgsSeed::<M::Args> {
+        names: M::PARAMS,
+        marker: std::marker::PhantomData,
+    };
+    let args = payload.decode_args(seed, type_name, M::NAME)?;
+    payload.check_result::<M::Output>(type_name, M::NAME)?;
+    Ok(args)
 }
 
 fn run_claimed_encoded<'a, M: ExclusiveMethod>(

@@ -25,13 +25,12 @@ pub(crate) mod proto {
 }
 
 fn codec_from_name(name: &str) -> Result<Codec, Error> {
-    match name {
-        "msgpack" => Ok(Codec::MsgPack),
-        "json" => Ok(Codec::Json),
-        other => Err(Error::invalid_argument(format!(
-            "unknown codec `{other}`; expected `msgpack` or `json`"
-        ))),
-    }
+    Codec::from_name(name).ok_or_else(|| {
+        Error::invalid_argument(format!(
+            "unknown codec `{name}`; expected one of {}",
+            Codec::known_names()
+        ))
+    })
 }
 
 impl From<Payload> for proto::Payload {
