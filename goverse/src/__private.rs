@@ -49,9 +49,7 @@ pub const fn assert_object_state<T: ObjectState>() {}
 
 /// The persistence glue of a `persist` type: its serde form, saved by `policy`. A free function
 /// (not a method) so that a type without serde gets the `PersistentState` diagnostic.
-pub const fn persistence<T: crate::object::PersistentState>(
-    policy: SavePolicy,
-) -> Persistence<T> {
+pub const fn persistence<T: crate::object::PersistentState>(policy: SavePolicy) -> Persistence<T> {
     Persistence::serde(policy)
 }
 

@@ -72,18 +72,34 @@ async fn every_turn_saves_each_exclusive_turn_before_answering() {
     for n in 1..=3 {
         account.deposit(n).await.unwrap();
         // Saved before the answer: the row is there as soon as the call returns.
-        assert_eq!(stored_version(&database, "Account", "every-1").await, Some(n));
+        assert_eq!(
+            stored_version(&database, "Account", "every-1").await,
+            Some(n)
+        );
     }
     account.balance().await.unwrap();
     account.history().await.unwrap();
-    assert_eq!(stored_version(&database, "Account", "every-1").await, Some(3));
-    let record = database.object("Account", "every-1").await.unwrap().unwrap();
+    assert_eq!(
+        stored_version(&database, "Account", "every-1").await,
+        Some(3)
+    );
+    let record = database
+        .object("Account", "every-1")
+        .await
+        .unwrap()
+        .unwrap();
     let state: serde_json::Value = serde_json::from_str(&record.state_json).unwrap();
-    assert_eq!(state, serde_json::json!({"balance": 6, "history": [1, 2, 3]}));
+    assert_eq!(
+        state,
+        serde_json::json!({"balance": 6, "history": [1, 2, 3]})
+    );
     // A failed turn is still an exclusive turn: the state is saved again.
     let error = account.withdraw(100).await.unwrap_err();
     assert_eq!(error.code(), Some("insufficient"));
-    assert_eq!(stored_version(&database, "Account", "every-1").await, Some(4));
+    assert_eq!(
+        stored_version(&database, "Account", "every-1").await,
+        Some(4)
+    );
     node.shutdown().await.unwrap();
 }
 
@@ -100,21 +116,31 @@ async fn periodic_saves_batch_many_turns() {
             .object("Tally", "periodic-1")
             .await
             .unwrap()
-            .map(|r| serde_json::from_str::<serde_json::Value>(&r.state_json).unwrap()["count"].clone())
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.state_json).unwrap()["count"].clone()
+            })
     };
     let began = tokio::time::Instant::now();
     loop {
         if stored_count().await == Some(serde_json::json!(500)) {
             break;
         }
-        assert!(began.elapsed() < Duration::from_secs(5), "the periodic save never came");
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the periodic save never came"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let version = stored_version(&database, "Tally", "periodic-1").await.unwrap();
+    let version = stored_version(&database, "Tally", "periodic-1")
+        .await
+        .unwrap();
     assert!(version <= 3, "500 turns were saved {version} times");
     // Nothing changed since: no more writes.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stored_version(&database, "Tally", "periodic-1").await, Some(version));
+    assert_eq!(
+        stored_version(&database, "Tally", "periodic-1").await,
+        Some(version)
+    );
     node.shutdown().await.unwrap();
 }
 
@@ -127,7 +153,10 @@ async fn the_node_default_interval_and_shutdown_save() {
         .start()
         .await
         .unwrap();
-    node.object::<Note>("note-1").set("hello".into()).await.unwrap();
+    node.object::<Note>("note-1")
+        .set("hello".into())
+        .await
+        .unwrap();
     // An hour-long interval: nothing is written while the node runs...
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(stored_version(&database, "Note", "note-1").await, None);
@@ -149,10 +178,15 @@ async fn idle_deactivation_saves() {
         .start()
         .await
         .unwrap();
-    node.object::<Note>("idle-1").set("kept".into()).await.unwrap();
-    wait_until("the idle note is deactivated", Duration::from_secs(5), || {
-        node.list_objects().is_empty()
-    })
+    node.object::<Note>("idle-1")
+        .set("kept".into())
+        .await
+        .unwrap();
+    wait_until(
+        "the idle note is deactivated",
+        Duration::from_secs(5),
+        || node.list_objects().is_empty(),
+    )
     .await;
     assert_eq!(stored_version(&database, "Note", "idle-1").await, Some(1));
     assert_eq!(node.object::<Note>("idle-1").text().await.unwrap(), "kept");
@@ -179,10 +213,25 @@ async fn a_stale_owner_cannot_overwrite_newer_state() {
     let zombie = node_on(&database).await;
     let owner = node_on(&database).await;
     // The zombie activates the object at version 0.
-    assert_eq!(zombie.object::<Account>("zombie-1").balance().await.unwrap(), 0);
+    assert_eq!(
+        zombie
+            .object::<Account>("zombie-1")
+            .balance()
+            .await
+            .unwrap(),
+        0
+    );
     // The real owner writes versions 1 and 2.
-    owner.object::<Account>("zombie-1").deposit(10).await.unwrap();
-    owner.object::<Account>("zombie-1").deposit(20).await.unwrap();
+    owner
+        .object::<Account>("zombie-1")
+        .deposit(10)
+        .await
+        .unwrap();
+    owner
+        .object::<Account>("zombie-1")
+        .deposit(20)
+        .await
+        .unwrap();
     // The zombie's write is rejected, and its stale activation dropped.
     let error = zombie
         .object::<Account>("zombie-1")
@@ -191,11 +240,22 @@ async fn a_stale_owner_cannot_overwrite_newer_state() {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert!(error.message().contains("version conflict"), "{error}");
-    let record = database.object("Account", "zombie-1").await.unwrap().unwrap();
+    let record = database
+        .object("Account", "zombie-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.version, 2);
     assert!(record.state_json.contains("30"), "{}", record.state_json);
     // Its next call reloads the current state.
-    assert_eq!(zombie.object::<Account>("zombie-1").balance().await.unwrap(), 30);
+    assert_eq!(
+        zombie
+            .object::<Account>("zombie-1")
+            .balance()
+            .await
+            .unwrap(),
+        30
+    );
     assert_eq!(count_of("zombie-1", "activate"), 3);
     zombie.shutdown().await.unwrap();
     owner.shutdown().await.unwrap();

@@ -47,7 +47,9 @@ async fn a_repeated_call_id_runs_once_and_answers_the_same() {
 async fn outcomes_are_success_failed_or_skipped() {
     let database = Database::memory();
     let node = node_on(&database).await;
-    let deposit = Codec::Json.encode(&serde_json::json!({"amount": 3})).unwrap();
+    let deposit = Codec::Json
+        .encode(&serde_json::json!({"amount": 3}))
+        .unwrap();
     let outcome = node
         .reliable_call_by_name("Account", "rc05", "deposit", "rc05-ok", deposit)
         .await
@@ -55,7 +57,9 @@ async fn outcomes_are_success_failed_or_skipped() {
     assert_eq!(outcome, CallOutcome::Success("3".into()));
 
     // The method ran and returned an error: FAILED, kept with its code.
-    let withdraw = Codec::Json.encode(&serde_json::json!({"amount": 50})).unwrap();
+    let withdraw = Codec::Json
+        .encode(&serde_json::json!({"amount": 50}))
+        .unwrap();
     let outcome = node
         .reliable_call_by_name("Account", "rc05", "withdraw", "rc05-fail", withdraw.clone())
         .await
@@ -69,7 +73,9 @@ async fn outcomes_are_success_failed_or_skipped() {
     assert_eq!(again, outcome);
 
     // Arguments the method cannot take: SKIPPED, the method never ran.
-    let wrong = Codec::Json.encode(&serde_json::json!({"amount": "lots"})).unwrap();
+    let wrong = Codec::Json
+        .encode(&serde_json::json!({"amount": "lots"}))
+        .unwrap();
     let outcome = node
         .reliable_call_by_name("Account", "rc05", "deposit", "rc05-skip", wrong)
         .await
@@ -81,7 +87,10 @@ async fn outcomes_are_success_failed_or_skipped() {
         CallStatus::Skipped
     );
     assert_eq!(node.object::<Account>("rc05").balance().await.unwrap(), 3);
-    assert_eq!(node.object::<Account>("rc05").history().await.unwrap(), vec![3]);
+    assert_eq!(
+        node.object::<Account>("rc05").history().await.unwrap(),
+        vec![3]
+    );
 
     // Through a typed proxy: the method's own error.
     let error = node
@@ -138,7 +147,10 @@ async fn a_thousand_concurrent_increments_are_each_applied_once() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(results, (1..=1000).collect::<BTreeSet<i64>>());
-    assert_eq!(node.object::<Account>("rc07").balance().await.unwrap(), 1000);
+    assert_eq!(
+        node.object::<Account>("rc07").balance().await.unwrap(),
+        1000
+    );
     let filter = CallFilter {
         object_id: Some("rc07".into()),
         limit: 2000,
@@ -168,7 +180,10 @@ async fn calls_recorded_while_inactive_run_in_order_on_activation() {
     }
     let node = node_on(&database).await;
     node.create::<Account>("rc11").await.unwrap();
-    assert_eq!(node.object::<Account>("rc11").history().await.unwrap(), vec![5, 3]);
+    assert_eq!(
+        node.object::<Account>("rc11").history().await.unwrap(),
+        vec![5, 3]
+    );
     let a = database.call("rc11-a").await.unwrap().unwrap();
     let b = database.call("rc11-b").await.unwrap().unwrap();
     assert_eq!(a.outcome, Some(CallOutcome::Success("5".into())));
