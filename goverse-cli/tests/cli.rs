@@ -1,10 +1,11 @@
-//! The `goverse` binary against real databases: a SQLite file filled by an embedded node, and
-//! (see `postgres_*`) a throwaway PostgreSQL server.
+//! The `goverse` binary against real databases: SQLite files filled by an embedded node, and a
+//! throwaway PostgreSQL server (`postgres_migrate_objects_and_show`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use goverse::prelude::*;
+use goverse_tests::harness::Postgres;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,17 +107,26 @@ impl Fixture {
 
     /// Runs `goverse db <args> --database <this file>`.
     fn db(&self, args: &[&str]) -> Run {
-        let url = self.url();
-        let mut all = vec!["db"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--database", &url]);
-        goverse(&all)
+        db_at(&self.url(), args)
     }
 }
 
-/// Starts a node on the SQLite file at `path`, makes plain and reliable calls, shuts it down.
+/// Runs `goverse db <args> --database <url>`.
+fn db_at(url: &str, args: &[&str]) -> Run {
+    let mut all = vec!["db"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database", url]);
+    goverse(&all)
+}
+
+/// Starts a node on the SQLite file at `path` and fills it (see [`fill_with`]).
 async fn fill(path: &Path) {
-    let node = Node::builder().sqlite(path).start().await.unwrap();
+    fill_with(Node::builder().sqlite(path)).await;
+}
+
+/// Starts a node from `builder`, makes plain and reliable calls, shuts it down.
+async fn fill_with(builder: goverse::NodeBuilder) {
+    let node = builder.start().await.unwrap();
     let alice = node.object::<Wallet>("alice");
     assert_eq!(alice.deposit("Alice".into(), 10).await.unwrap(), 10);
     assert_eq!(
@@ -481,4 +491,38 @@ fn bad_databases_give_one_error_line_and_exit_1() {
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn postgres_migrate_objects_and_show() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(Postgres::start_async());
+    let url = server.create_database("goverse_cli");
+
+    // The tool creates the schema; the node then finds it in place.
+    let stdout = db_at(&url, &["migrate"]).ok().to_string();
+    assert!(stdout.contains("postgres"), "{stdout}");
+    assert!(stdout.contains("schema is up to date"), "{stdout}");
+    assert_eq!(db_at(&url, &["objects"]).ok(), "");
+
+    runtime.block_on(fill_with(Node::builder().postgres(url.clone())));
+
+    let table = rows(db_at(&url, &["objects", "--type", "Wallet"]).ok());
+    assert_eq!(table[0], ["type", "id", "version", "updated"]);
+    let mut ids: Vec<&str> = table[1..].iter().map(|row| row[1].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["alice", "bob"]);
+    for row in &table[1..] {
+        parse_time(&row[3]);
+    }
+
+    let document = db_at(&url, &["show", "Wallet", "alice", "--json"]).json();
+    assert_eq!(document["state"]["balance"], 12);
+    assert_eq!(document["state"]["owner"], "Alice");
+    assert!(document["version"].as_i64().unwrap() >= 2, "{document}");
+    one_error_line(db_at(&url, &["show", "Wallet", "carol"]).fails_with(1));
+
+    let call = db_at(&url, &["call", DEPOSIT_CALL]).json();
+    assert_eq!(call["status"], "success");
+    assert_eq!(call["result"], 12);
 }
