@@ -299,7 +299,7 @@ impl<T: Object> Activation<T> {
                 inner.last_saved = Instant::now();
                 // Calls recorded while the object was inactive run first, oldest first.
                 for job in pending.into_iter().rev() {
-                    inner.queue.push_front(Job::Reliable(job));
+                    inner.queue.push_front(Job::Reliable(Box::new(job)));
                 }
                 Some(state)
             }
@@ -314,10 +314,15 @@ impl<T: Object> Activation<T> {
         }
     }
 
-    /// Reliable calls recorded for this object that never got an outcome (their owner stopped
-    /// or crashed first), as jobs nobody waits for, oldest first. A call to a method the type
-    /// no longer has is recorded as skipped.
+    /// Reliable calls recorded for this `persist` object that never got an outcome (their owner
+    /// stopped or crashed first), as jobs nobody waits for, oldest first. A call to a method
+    /// the type no longer has is recorded as skipped.
     async fn pending_reliable(&self, router: &Router) -> Result<Vec<ReliableJob>> {
+        // Only `persist` types read the store at activation; calls to other types that were
+        // left pending run when their caller retries them.
+        if T::PERSISTENCE.is_none() {
+            return Ok(Vec::new());
+        }
         let store = router.store();
         let pending = store
             .pending_calls(T::TYPE_NAME, self.key.id())
@@ -361,7 +366,7 @@ impl<T: Object> Activation<T> {
     /// the call, still pending, runs again on the next try.
     async fn run_reliable(
         self: &Arc<Self>,
-        job: ReliableJob,
+        job: Box<ReliableJob>,
         state: &mut T,
         router: &Router,
     ) -> TurnOutcome {

@@ -133,7 +133,7 @@ pub(crate) enum Job<T> {
     /// Save the state if it changed (the periodic policy).
     Save,
     /// A reliable call whose row is in the store: runs as an exclusive turn, at most once.
-    Reliable(ReliableJob),
+    Reliable(Box<ReliableJob>),
 }
 
 /// A reliable call on its way to its turn. The call's row (method and arguments) is already in

@@ -19,6 +19,8 @@ struct Tables {
     objects: BTreeMap<(String, String), ObjectRecord>,
     /// By call id.
     calls: HashMap<String, ReliableCallRecord>,
+    /// The ids of pending calls per (type, id), by seq: activations look them up.
+    pending: HashMap<(String, String), BTreeMap<i64, String>>,
     next_seq: i64,
 }
 
@@ -126,6 +128,11 @@ impl Store for MemoryStore {
                 tables
                     .calls
                     .insert(call.call_id.to_string(), record.clone());
+                tables
+                    .pending
+                    .entry((call.object_type.to_string(), call.object_id.to_string()))
+                    .or_default()
+                    .insert(record.seq, record.call_id.clone());
                 record
             }
         };
@@ -142,17 +149,15 @@ impl Store for MemoryStore {
         object_type: &'a str,
         object_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ReliableCallRecord>>> {
-        let mut pending: Vec<ReliableCallRecord> = self
-            .tables
-            .lock()
-            .calls
-            .values()
-            .filter(|r| {
-                r.outcome.is_none() && r.object_type == object_type && r.object_id == object_id
-            })
-            .cloned()
+        let tables = self.tables.lock();
+        let key = (object_type.to_string(), object_id.to_string());
+        let pending: Vec<ReliableCallRecord> = tables
+            .pending
+            .get(&key)
+            .into_iter()
+            .flat_map(|by_seq| by_seq.values())
+            .filter_map(|call_id| tables.calls.get(call_id).cloned())
             .collect();
-        pending.sort_by_key(|r| r.seq);
         Box::pin(std::future::ready(Ok(pending)))
     }
 
@@ -184,6 +189,16 @@ impl Store for MemoryStore {
                 .expect("checked above under the same lock");
             record.outcome = Some(outcome.clone());
             record.updated_at = SystemTime::now();
+            let (key, seq) = (
+                (record.object_type.clone(), record.object_id.clone()),
+                record.seq,
+            );
+            if let Some(by_seq) = tables.pending.get_mut(&key) {
+                by_seq.remove(&seq);
+                if by_seq.is_empty() {
+                    tables.pending.remove(&key);
+                }
+            }
             Ok(version)
         })();
         Box::pin(std::future::ready(result))
@@ -202,7 +217,7 @@ impl Store for MemoryStore {
             .filter(|r| object_type.is_none_or(|t| r.object_type == t))
             .cloned()
             .collect();
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        found.sort_by_key(|record| std::cmp::Reverse(record.updated_at));
         found.truncate(limit as usize);
         Box::pin(std::future::ready(Ok(found)))
     }

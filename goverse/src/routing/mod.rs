@@ -450,7 +450,7 @@ impl Router {
             }
             Job::Deactivate(request) => request.finish(Ok(())),
             Job::Save => {}
-            Job::Reliable(job) => router.reroute_reliable::<T>(key, job),
+            Job::Reliable(job) => router.reroute_reliable::<T>(key, *job),
         }
     }
 

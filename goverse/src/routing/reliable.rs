@@ -99,7 +99,7 @@ impl<T: Object> ReliableAttempt<T> {
             meta: self.meta.clone(),
             reply: Some(tx),
         };
-        router.enqueue::<T>(&self.key, Job::Reliable(job));
+        router.enqueue::<T>(&self.key, Job::Reliable(Box::new(job)));
         router
             .await_reply(rx, self.meta.deadline, &self.key, self.entry.info().name)
             .await
@@ -195,6 +195,7 @@ impl Router {
     }
 
     /// A reliable call that names the type and method as strings.
+    #[allow(clippy::too_many_arguments)] // the names of one call, plus its options and delivery
     pub(crate) async fn call_reliable_by_name(
         &self,
         type_name: &str,
@@ -231,12 +232,18 @@ impl Router {
             )));
             return;
         };
+        let ReliableJob {
+            call_id,
+            args_json,
+            meta,
+            ..
+        } = job;
         let attempt = ReliableAttempt {
             key,
             entry,
-            call_id: job.call_id,
-            args_json: job.args_json,
-            meta: job.meta,
+            call_id,
+            args_json,
+            meta,
         };
         let router = self.clone();
         tokio::spawn(async move {
