@@ -726,16 +726,19 @@ impl Serializer for ResultSerializer {
         serialize_i64(i64), serialize_i128(i128), serialize_u8(u8), serialize_u16(u16),
         serialize_u32(u32), serialize_u64(u64), serialize_u128(u128), serialize_f32(f32),
         serialize_f64(f64), serialize_char(char), serialize_none(),
-        serialize_unit_struct(&'static str), serialize_unit_variant(&'static str, u32, &'static str),
+        serialize_unit_struct(&'static str),
+        serialize_unit_variant(&'static str, u32, &'static str),
     }
 
     no_compounds! {
         serialize_seq(Option<usize>) -> Self::SerializeSeq,
         serialize_tuple(usize) -> Self::SerializeTuple,
         serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct,
-        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant,
+        serialize_tuple_variant(&'static str, u32, &'static str, usize)
+            -> Self::SerializeTupleVariant,
         serialize_map(Option<usize>) -> Self::SerializeMap,
-        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant,
+        serialize_struct_variant(&'static str, u32, &'static str, usize)
+            -> Self::SerializeStructVariant,
     }
 }
 
@@ -904,7 +907,10 @@ mod tests {
         let expected_bytes = STANDARD.encode(greet().encode_to_vec());
         assert_eq!(
             value,
-            serde_json::json!({"@type": "type.googleapis.com/test.v1.Greet", "value": expected_bytes})
+            serde_json::json!({
+                "@type": "type.googleapis.com/test.v1.Greet",
+                "value": expected_bytes,
+            })
         );
         // MessagePack carries the message as `bin`.
         let msgpack = Codec::MsgPack.encode(&greet()).unwrap();
@@ -1040,6 +1046,9 @@ mod tests {
         assert_eq!(any.type_url, "type.googleapis.com/google.protobuf.Empty");
         assert!(any.value.is_empty());
         payload.decode::<()>("the result").unwrap();
+        // prost's own Empty is `()`: `Proto<()>` and `()` are the same on the wire.
+        assert_eq!(payload.decode::<Proto<()>>("it").unwrap(), Proto(()));
+        assert_eq!(Codec::Protobuf.encode(&Proto(())).unwrap(), payload);
         let err = Codec::Protobuf
             .encode(&greet())
             .unwrap()
