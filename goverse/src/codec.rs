@@ -215,3 +215,13 @@ mod tests {
         assert!(err.message().contains("cannot decode arguments from JSON"));
     }
 }
+
+/// Encodes a push message: a protobuf message (`Proto<M>`) as its `google.protobuf.Any`, what
+/// GoVerse clients expect; anything else as JSON.
+pub(crate) fn push_payload<M: Serialize + ?Sized>(message: &M) -> Result<Payload> {
+    #[cfg(feature = "proto")]
+    if let Ok(payload) = Codec::Protobuf.encode(message) {
+        return Ok(payload);
+    }
+    Codec::Json.encode(message)
+}

@@ -51,6 +51,8 @@ pub mod codec;
 pub mod config;
 pub mod coordinator;
 mod error;
+#[cfg(feature = "gate")]
+pub mod gate;
 mod id;
 mod object;
 pub mod persistence;

@@ -30,6 +30,12 @@ pub struct NodeBuilder {
     config: NodeConfig,
     cluster: ClusterOptions,
     database: DatabaseOption,
+    /// The gate to run in this process, if any.
+    #[cfg(feature = "gate")]
+    gate: Option<crate::gate::GateConfig>,
+    /// A gate-only process hosts no objects.
+    #[cfg(feature = "gate")]
+    gate_only: bool,
 }
 
 /// Where the node keeps persistent state and reliable calls.
@@ -141,6 +147,24 @@ impl NodeBuilder {
         self
     }
 
+    /// Runs a gate in this node: outside clients reach every object of the cluster through it
+    /// (GoVerse-compatible gRPC and HTTP, server-sent events, the JSON API). Needs the `gate`
+    /// cargo feature.
+    #[cfg(feature = "gate")]
+    pub fn gate(mut self, config: crate::gate::GateConfig) -> Self {
+        self.gate = Some(config);
+        self
+    }
+
+    /// Runs a gate-only process: it joins the cluster (which needs [`etcd`](Self::etcd)),
+    /// registers as a gate, routes calls by the shard map and hosts no objects.
+    #[cfg(feature = "gate")]
+    pub fn gate_only(mut self, config: crate::gate::GateConfig) -> Self {
+        self.gate = Some(config);
+        self.gate_only = true;
+        self
+    }
+
     /// Joins the cluster kept in etcd at `endpoints` (`host:port`); without this the node runs
     /// embedded. Needs the `etcd` cargo feature.
     pub fn etcd<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
@@ -223,8 +247,17 @@ impl NodeBuilder {
         }
         let registry = Registry::collect()?;
         let database = self.database.open().await?;
+        #[cfg(feature = "gate")]
+        let (gate, gate_only) = (self.gate, self.gate_only);
+        #[cfg(not(feature = "gate"))]
+        let (gate, gate_only) = (None::<()>, false);
         if !self.cluster.etcd.is_empty() {
-            return start_cluster(config, self.cluster, registry, database).await;
+            return start_cluster(config, self.cluster, registry, database, gate, gate_only).await;
+        }
+        if gate_only {
+            return Err(Error::invalid_argument(
+                "a gate-only process joins a cluster: give it the etcd endpoints with .etcd(...)",
+            ));
         }
         let coordinator: Arc<dyn Coordinator> =
             Arc::new(LocalCoordinator::new(config.node_id.clone(), config.shards));
@@ -240,7 +273,16 @@ impl NodeBuilder {
         // Serve the shards this node owns before `start` returns.
         let view = coordinator.view().borrow().clone();
         router.apply_view(&view).await;
-        Ok(Node::running(router, coordinator, None, Vec::new()))
+        #[cfg_attr(not(feature = "gate"), allow(unused_mut))]
+        let mut node = Node::running(router, coordinator, None, Vec::new());
+        #[cfg(feature = "gate")]
+        if let Some(gate) = gate {
+            let address = node.router.config().node_id.clone();
+            node.gate = Some(crate::gate::Gate::start(node.router.clone(), gate, address).await?);
+        }
+        #[cfg(not(feature = "gate"))]
+        let _ = gate;
+        Ok(node)
     }
 }
 
@@ -251,6 +293,8 @@ async fn start_cluster(
     cluster: ClusterOptions,
     registry: Registry,
     database: Database,
+    gate: Option<GateOption>,
+    gate_only: bool,
 ) -> Result<Node> {
     use crate::coordinator::etcd::{EtcdCoordinator, EtcdSettings};
     if cluster.lease_ttl < Duration::from_secs(2) {
@@ -276,6 +320,8 @@ async fn start_cluster(
         stability_window: cluster.stability_window,
         min_quorum: cluster.min_quorum,
         advertise: advertise.clone(),
+        hosts_objects: !gate_only,
+        gate: gate.is_some(),
     };
     let coordinator =
         Arc::new(EtcdCoordinator::connect(config.node_id.clone(), config.shards, settings).await?);
@@ -297,14 +343,28 @@ async fn start_cluster(
             tracing::error!(%error, "node service failed");
         }
     });
+    #[cfg(feature = "gate")]
+    let gate = match gate {
+        Some(config) => {
+            Some(crate::gate::Gate::start(router.clone(), config, advertise.clone()).await?)
+        }
+        None => None,
+    };
     coordinator.join().await?;
-    Ok(Node::running(
-        router,
-        coordinator,
-        Some((advertise, stop)),
-        vec![server],
-    ))
+    #[cfg_attr(not(feature = "gate"), allow(unused_mut))]
+    let mut node = Node::running(router, coordinator, Some((advertise, stop)), vec![server]);
+    #[cfg(feature = "gate")]
+    {
+        node.gate = gate;
+    }
+    Ok(node)
 }
+
+/// The gate configuration, where the `gate` feature provides one.
+#[cfg(feature = "gate")]
+type GateOption = crate::gate::GateConfig;
+#[cfg(not(feature = "gate"))]
+type GateOption = ();
 
 /// Without the `etcd` feature there is no cluster to join.
 #[cfg(not(feature = "etcd"))]
@@ -313,6 +373,8 @@ async fn start_cluster(
     _cluster: ClusterOptions,
     _registry: Registry,
     _database: Database,
+    _gate: Option<GateOption>,
+    _gate_only: bool,
 ) -> Result<Node> {
     Err(Error::invalid_argument(
         "etcd endpoints were given, but goverse was built without its `etcd` cargo feature; \
@@ -376,6 +438,9 @@ pub struct Node {
     service: Option<(String, tokio::sync::oneshot::Sender<()>)>,
     /// Background tasks that end with the node.
     tasks: Vec<JoinHandle<()>>,
+    /// The gate running in this process, if any.
+    #[cfg(feature = "gate")]
+    gate: Option<crate::gate::Gate>,
 }
 
 impl Node {
@@ -402,7 +467,21 @@ impl Node {
             coordinator,
             service,
             tasks,
+            #[cfg(feature = "gate")]
+            gate: None,
         }
+    }
+
+    /// Where this process's gate serves gRPC (`gate.GateService`), if it runs one.
+    #[cfg(feature = "gate")]
+    pub fn gate_grpc_address(&self) -> Option<std::net::SocketAddr> {
+        self.gate.as_ref()?.grpc_address
+    }
+
+    /// Where this process's gate serves HTTP, if it runs one.
+    #[cfg(feature = "gate")]
+    pub fn gate_http_address(&self) -> Option<std::net::SocketAddr> {
+        self.gate.as_ref()?.http_address
     }
 
     /// The address peers reach this node at (cluster nodes only).
@@ -476,27 +555,15 @@ impl Node {
 
     /// Creates an object of the type registered as `type_name` (for callers without the Rust type).
     pub async fn create_by_name(&self, type_name: &str, id: &str) -> Result<()> {
-        let object_type = self.router.registry().get(type_name)?.clone();
-        object_type
-            .lifecycle(
-                &self.router,
-                Arc::from(id),
-                Lifecycle::Create,
-                Delivery::Routed,
-            )
+        self.router
+            .lifecycle_by_name(type_name, id, Lifecycle::Create)
             .await
     }
 
     /// Deletes an object of the type registered as `type_name`.
     pub async fn delete_by_name(&self, type_name: &str, id: &str) -> Result<()> {
-        let object_type = self.router.registry().get(type_name)?.clone();
-        object_type
-            .lifecycle(
-                &self.router,
-                Arc::from(id),
-                Lifecycle::Delete,
-                Delivery::Routed,
-            )
+        self.router
+            .lifecycle_by_name(type_name, id, Lifecycle::Delete)
             .await
     }
 
@@ -572,6 +639,10 @@ impl Node {
     /// deactivates every object (running `on_deactivate`), releases its shards so that other
     /// nodes take over at once, then leaves the cluster.
     pub async fn shutdown(mut self) -> Result<()> {
+        #[cfg(feature = "gate")]
+        if let Some(mut gate) = self.gate.take() {
+            gate.stop();
+        }
         self.router.stop_serving().await;
         let left = self.coordinator.leave().await;
         if let Some((_, stop)) = self.service.take() {

@@ -6,7 +6,8 @@
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `config` | `{"shards": N}`, set once when the cluster is created | the first node |
-//! | `nodes/<id>` | [`NodeInfo`] as JSON, on the node's lease | each node |
+//! | `nodes/<id>` | [`NodeInfo`] as JSON, on the node's lease | each node that hosts objects |
+//! | `gates/<id>` | [`NodeInfo`] as JSON, on the lease | each gate (a gate-only process, or a node with an embedded gate) |
 //! | `leader` | the leader's node id, on its lease | whoever takes it by transaction |
 //! | `shards/<n>` | target, current owner (with the owner's lease id) and flags | leader (target), owners (current), always by compare-and-swap on the key's mod revision |
 //!
@@ -53,6 +54,10 @@ pub(crate) struct EtcdSettings {
     pub(crate) min_quorum: usize,
     /// This node's address for peers.
     pub(crate) advertise: String,
+    /// Whether this process hosts objects (registers under `nodes/`, may lead and own shards).
+    pub(crate) hosts_objects: bool,
+    /// Whether this process runs a gate (registers under `gates/`).
+    pub(crate) gate: bool,
 }
 
 /// One `shards/<n>` entry.
@@ -80,6 +85,8 @@ struct ClusterRecord {
 struct Mirror {
     /// Live nodes with the lease their key is on.
     nodes: BTreeMap<String, (NodeInfo, i64)>,
+    /// Live gates.
+    gates: BTreeMap<String, NodeInfo>,
     /// Shard entries with their mod revision.
     shards: BTreeMap<ShardId, (ShardEntry, i64)>,
     /// The leader's id and the key's mod revision.
@@ -165,6 +172,7 @@ impl EtcdCoordinator {
         };
         let empty = ClusterView {
             nodes: BTreeMap::new(),
+            gates: BTreeMap::new(),
             targets: ShardMap::new(shard_count),
             owners: ShardMap::new(shard_count),
             leader: None,
@@ -180,6 +188,7 @@ impl EtcdCoordinator {
                 client,
                 mirror: Mutex::new(Mirror {
                     nodes: BTreeMap::new(),
+                    gates: BTreeMap::new(),
                     shards: BTreeMap::new(),
                     leader: None,
                     loaded: false,
@@ -254,20 +263,41 @@ impl Inner {
         )
         .await?
         .id();
-        let value = serde_json::to_string(&*self.info.lock()).expect("plain JSON");
-        let mut client = self.client.clone();
-        let options = PutOptions::new().with_lease(lease);
-        bounded(
-            "registering the node",
-            client.put(
-                self.key(&format!("nodes/{}", self.node_id)),
-                value,
-                Some(options),
-            ),
-        )
-        .await?;
+        self.write_registration(lease, "registering the node")
+            .await?;
         self.lease.store(lease, Ordering::Release);
         self.fenced.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// The keys this process registers under: `nodes/<id>` and/or `gates/<id>`.
+    fn registration_keys(&self) -> Vec<String> {
+        let mut keys = Vec::with_capacity(2);
+        if self.settings.hosts_objects {
+            keys.push(self.key(&format!("nodes/{}", self.node_id)));
+        }
+        if self.settings.gate {
+            keys.push(self.key(&format!("gates/{}", self.node_id)));
+        }
+        keys
+    }
+
+    /// Writes every registration key on `lease`, in one transaction.
+    async fn write_registration(&self, lease: i64, what: &str) -> Result<()> {
+        let value = serde_json::to_string(&*self.info.lock()).expect("plain JSON");
+        let puts: Vec<TxnOp> = self
+            .registration_keys()
+            .into_iter()
+            .map(|key| {
+                TxnOp::put(
+                    key,
+                    value.clone(),
+                    Some(PutOptions::new().with_lease(lease)),
+                )
+            })
+            .collect();
+        let mut client = self.client.clone();
+        bounded(what, client.txn(Txn::new().and_then(puts))).await?;
         Ok(())
     }
 
@@ -284,6 +314,7 @@ impl Inner {
             let mut mirror = self.mirror.lock();
             let before: Vec<String> = mirror.nodes.keys().cloned().collect();
             mirror.nodes.clear();
+            mirror.gates.clear();
             mirror.shards.clear();
             mirror.leader = None;
             for kv in response.kvs() {
@@ -312,6 +343,10 @@ impl Inner {
             {
                 mirror.membership_since = Instant::now();
             }
+        } else if let Some(id) = rest.strip_prefix("gates/") {
+            if let Ok(info) = serde_json::from_slice::<NodeInfo>(kv.value()) {
+                mirror.gates.insert(id.to_string(), info);
+            }
         } else if let Some(shard) = rest.strip_prefix("shards/") {
             if let (Ok(shard), Ok(entry)) = (
                 shard.parse::<ShardId>(),
@@ -335,6 +370,8 @@ impl Inner {
             if mirror.nodes.remove(id).is_some() {
                 mirror.membership_since = Instant::now();
             }
+        } else if let Some(id) = rest.strip_prefix("gates/") {
+            mirror.gates.remove(id);
         } else if let Some(shard) = rest.strip_prefix("shards/") {
             if let Ok(shard) = shard.parse::<ShardId>() {
                 mirror.shards.remove(&shard);
@@ -420,6 +457,7 @@ impl Inner {
                 .iter()
                 .map(|(id, (info, _))| (id.clone(), info.clone()))
                 .collect(),
+            gates: mirror.gates.clone(),
             targets,
             owners,
             leader: mirror
@@ -497,19 +535,15 @@ impl Inner {
     async fn restore_registration(&self, lease: i64) {
         let missing = {
             let mirror = self.mirror.lock();
-            mirror.loaded && !mirror.nodes.contains_key(&self.node_id)
+            mirror.loaded
+                && ((self.settings.hosts_objects && !mirror.nodes.contains_key(&self.node_id))
+                    || (self.settings.gate && !mirror.gates.contains_key(&self.node_id)))
         };
         if missing {
-            let value = serde_json::to_string(&*self.info.lock()).expect("plain JSON");
-            let key = self.key(&format!("nodes/{}", self.node_id));
-            let mut client = self.client.clone();
-            let options = PutOptions::new().with_lease(lease);
-            if bounded(
-                "restoring the registration",
-                client.put(key, value, Some(options)),
-            )
-            .await
-            .is_ok()
+            if self
+                .write_registration(lease, "restoring the registration")
+                .await
+                .is_ok()
             {
                 tracing::warn!(node = %self.node_id, "this node's registration had vanished; wrote it again");
             }
@@ -698,7 +732,9 @@ impl Coordinator for EtcdCoordinator {
             let mut tasks = inner.tasks.lock();
             tasks.push(tokio::spawn(inner.clone().keep_alive()));
             tasks.push(tokio::spawn(inner.clone().follow()));
-            tasks.push(tokio::spawn(inner.clone().lead()));
+            if inner.settings.hosts_objects {
+                tasks.push(tokio::spawn(inner.clone().lead()));
+            }
             // The stability window elapses without any event: republish when it does.
             let republish = inner.clone();
             tasks.push(tokio::spawn(async move {
@@ -782,7 +818,7 @@ impl Coordinator for EtcdCoordinator {
                 serde_json::to_string(&*info).expect("plain JSON")
             };
             let lease = inner.lease.load(Ordering::Acquire);
-            if lease == 0 {
+            if lease == 0 || !inner.settings.hosts_objects {
                 return Ok(());
             }
             let key = inner.key(&format!("nodes/{}", inner.node_id));

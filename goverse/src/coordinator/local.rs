@@ -31,6 +31,7 @@ impl LocalCoordinator {
         };
         let view = ClusterView {
             nodes: BTreeMap::from([(node_id.clone(), info)]),
+            gates: BTreeMap::new(),
             targets: owners.clone(),
             owners,
             leader: Some(node_id.clone()),

@@ -40,8 +40,10 @@ pub struct NodeInfo {
 /// What the cluster looks like from one node at one moment.
 #[derive(Debug, Clone)]
 pub struct ClusterView {
-    /// The live nodes by id.
+    /// The live nodes that host objects, by id.
     pub nodes: BTreeMap<String, NodeInfo>,
+    /// The live gates by id (gate-only processes and nodes with an embedded gate).
+    pub gates: BTreeMap<String, NodeInfo>,
     /// The node each shard should move to.
     pub targets: ShardMap,
     /// The live node serving each shard now (`None` while unclaimed or after its owner died).

@@ -156,6 +156,52 @@ impl Context {
         &self.router.config().node_id
     }
 
+    /// Sends `message` to the client `client_id` (a client connected to any gate of the
+    /// cluster; take its id from [`caller`](Context::caller)). Returns once the client's gate
+    /// has queued it, so the pushes of one object reach a client in order.
+    ///
+    /// A [`Proto<M>`](crate::Proto) message travels as its `google.protobuf.Any` (what GoVerse
+    /// clients expect); anything else serializable travels as JSON. Errors: `NotFound` if the
+    /// client is not connected, `ResourceExhausted` if its queue is full (the message is
+    /// dropped), `InvalidArgument` for a malformed client id.
+    pub async fn push<M: serde::Serialize + ?Sized>(
+        &self,
+        client_id: &str,
+        message: &M,
+    ) -> Result<()> {
+        let payload = crate::codec::push_payload(message)?;
+        let report = self
+            .router
+            .push(&[client_id.to_string()], payload, self.deadline)
+            .await?;
+        if report.delivered == 1 {
+            Ok(())
+        } else if !report.dropped.is_empty() {
+            Err(Error::new(
+                crate::ErrorKind::ResourceExhausted,
+                format!(
+                    "client `{client_id}` is not reading its messages fast enough: its queue is full and the message was dropped"
+                ),
+            ))
+        } else {
+            Err(Error::not_found(format!(
+                "client `{client_id}` is not connected (it disconnected, or its gate is gone)"
+            )))
+        }
+    }
+
+    /// Sends `message` to every client connected to any gate of the cluster; returns how many
+    /// clients' queues took it (clients with a full queue miss it). Encoded as for
+    /// [`push`](Context::push).
+    pub async fn broadcast<M: serde::Serialize + ?Sized>(&self, message: &M) -> Result<usize> {
+        let payload = crate::codec::push_payload(message)?;
+        Ok(self
+            .router
+            .broadcast(payload, self.deadline)
+            .await
+            .delivered)
+    }
+
     /// Who made the call, when it came through a gate.
     pub fn caller(&self) -> Option<&Caller> {
         self.caller.as_ref()

@@ -10,6 +10,7 @@
 mod attempt;
 mod handle;
 mod ownership;
+mod push;
 mod reliable;
 #[cfg(feature = "etcd")]
 mod serve;
@@ -39,6 +40,8 @@ pub(crate) use attempt::IntoJob;
 use attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step, TypedAttempt};
 pub(crate) use handle::CallOptions;
 pub use handle::ObjectHandle;
+pub(crate) use push::PushReport;
+pub(crate) use push::PushSink;
 pub use reliable::{MAX_CALL_ID_LEN, new_call_id};
 #[cfg(feature = "etcd")]
 pub(crate) use serve::IncomingCall;
@@ -71,6 +74,15 @@ pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
         call: OutgoingCall,
         call_id: Arc<str>,
     ) -> BoxFuture<'static, Result<CallOutcome>>;
+    /// Queues `message` for clients of the gate at `address` (every client if `broadcast`).
+    fn push(
+        &self,
+        address: &str,
+        client_ids: Vec<String>,
+        message: Payload,
+        broadcast: bool,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<PushReport>>;
     /// Creates or deletes an object on the node at `address`.
     fn lifecycle(
         &self,
@@ -141,6 +153,8 @@ struct RouterInner {
     ownership: tokio::sync::Mutex<()>,
     /// Where persistent objects' state and reliable calls are kept.
     database: Database,
+    /// The gate embedded in this node, if any.
+    push_sink: std::sync::OnceLock<Arc<dyn PushSink>>,
 }
 
 /// The node's call path; cheap to clone.
@@ -182,6 +196,7 @@ impl Router {
                 admitting: AtomicBool::new(true),
                 ownership: tokio::sync::Mutex::new(()),
                 database,
+                push_sink: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -558,6 +573,19 @@ impl Router {
         validate_id(key.id())?;
         let deadline = Instant::now() + self.inner.config.call_timeout;
         self.deliver(LifecycleAttempt::<T>::new(key, op, deadline), delivery)
+            .await
+    }
+
+    /// Creates or deletes an object of the type registered as `type_name`.
+    pub(crate) async fn lifecycle_by_name(
+        &self,
+        type_name: &str,
+        id: &str,
+        op: Lifecycle,
+    ) -> Result<()> {
+        let object_type = self.inner.registry.get(type_name)?.clone();
+        object_type
+            .lifecycle(self, Arc::from(id), op, Delivery::Routed)
             .await
     }
 

@@ -15,7 +15,7 @@ use super::{caller_to_wire, outcome_from_wire, payload_from_wire};
 use crate::codec::Payload;
 use crate::error::{Error, ErrorKind, Result};
 use crate::persistence::CallOutcome;
-use crate::routing::{Lifecycle, OutgoingCall, Peers};
+use crate::routing::{Lifecycle, OutgoingCall, Peers, PushReport};
 
 /// One client per peer address; channels connect on first use and reconnect by themselves.
 #[derive(Debug, Default)]
@@ -137,6 +137,40 @@ impl Peers for PeerPool {
                 proto::call_reply::Outcome::Result(_) => Err(Error::internal(
                     "a peer answered a reliable call with a plain result",
                 )),
+            }
+        })
+    }
+
+    fn push(
+        &self,
+        address: &str,
+        client_ids: Vec<String>,
+        message: Payload,
+        broadcast: bool,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Result<PushReport>> {
+        let client = self.client(address);
+        let address = address.to_string();
+        let message = proto::PushRequest {
+            client_ids,
+            message: Some(message.into()),
+            broadcast,
+        };
+        Box::pin(async move {
+            let mut client = client?;
+            match client.push(request(message, deadline)).await {
+                Ok(reply) => {
+                    let reply = reply.into_inner();
+                    if let Some(error) = reply.error {
+                        return Err(error.into());
+                    }
+                    Ok(PushReport {
+                        delivered: reply.delivered as usize,
+                        unknown: reply.unknown,
+                        dropped: reply.dropped,
+                    })
+                }
+                Err(status) => Err(status_error(&address, &status)),
             }
         })
     }

@@ -103,6 +103,43 @@ impl NodeService for NodeServer {
         ))
     }
 
+    async fn push(
+        &self,
+        request: Request<proto::PushRequest>,
+    ) -> Result<Response<proto::PushReply>, Status> {
+        let request = request.into_inner();
+        let reply = match (self.router.push_sink(), payload_from_wire(request.message)) {
+            (None, _) => proto::PushReply {
+                error: Some(
+                    (&crate::Error::not_found(format!(
+                        "node `{}` runs no gate, so it holds no clients",
+                        self.router.config().node_id
+                    )))
+                        .into(),
+                ),
+                ..Default::default()
+            },
+            (Some(_), Err(error)) => proto::PushReply {
+                error: Some((&error).into()),
+                ..Default::default()
+            },
+            (Some(sink), Ok(message)) => {
+                let report = if request.broadcast {
+                    sink.broadcast(&message)
+                } else {
+                    sink.deliver(&request.client_ids, &message)
+                };
+                proto::PushReply {
+                    delivered: report.delivered as u32,
+                    unknown: report.unknown,
+                    dropped: report.dropped,
+                    error: None,
+                }
+            }
+        };
+        Ok(Response::new(reply))
+    }
+
     async fn status(
         &self,
         _request: Request<StatusRequest>,

@@ -1,0 +1,194 @@
+//! The gate: how clients outside the cluster reach objects (cargo feature `gate`).
+//!
+//! A gate routes calls by the shard map like a node and hosts no objects of its own. It runs
+//! embedded in a node ([`NodeBuilder::gate`](crate::NodeBuilder::gate)) or as a gate-only
+//! process ([`NodeBuilder::gate_only`](crate::NodeBuilder::gate_only)) that registers under
+//! `gates/<id>` in etcd. It speaks GoVerse's gRPC `gate.GateService` and HTTP API (with
+//! server-sent events for pushes) and our JSON-native HTTP API, and relays push messages from
+//! objects to its clients ([`clients`]).
+
+mod clients;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::Payload;
+use crate::error::Result;
+use crate::object::Caller;
+use crate::persistence::CallOutcome;
+use crate::routing::{CallOptions, Router};
+
+pub use clients::PushCounters;
+pub(crate) use clients::{ClientSession, Clients};
+
+/// Default number of push messages queued per client before new ones are dropped.
+pub const DEFAULT_CLIENT_QUEUE: usize = 256;
+
+/// Default largest request body accepted (4 MiB).
+pub const DEFAULT_MAX_BODY: usize = 4 << 20;
+
+/// How a gate listens and what it allows.
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    /// Where the GoVerse-compatible gRPC `gate.GateService` listens (`None`: not served).
+    pub grpc_listen: Option<SocketAddr>,
+    /// Where the HTTP APIs listen: GoVerse's `/api/v1/...` with SSE, and the JSON-native
+    /// `/v1/objects/...` with its OpenAPI document (`None`: not served).
+    pub http_listen: Option<SocketAddr>,
+    /// Push messages queued per client before new ones are dropped (and counted).
+    pub client_queue: usize,
+    /// The largest request body accepted; larger ones are refused with 413 / `RESOURCE_EXHAUSTED`.
+    pub max_body_bytes: usize,
+    /// How often an SSE stream sends a `heartbeat` event.
+    pub heartbeat: Duration,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            grpc_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            client_queue: DEFAULT_CLIENT_QUEUE,
+            max_body_bytes: DEFAULT_MAX_BODY,
+            heartbeat: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the gate's servers use: the router, the client table and the configuration.
+#[derive(Debug)]
+pub(crate) struct GateCore {
+    router: Router,
+    clients: Arc<Clients>,
+    config: GateConfig,
+}
+
+impl GateCore {
+    /// Registers a client bound to `identity` (if authenticated).
+    pub(crate) fn register(&self, identity: Option<String>) -> ClientSession {
+        self.clients.register(identity)
+    }
+
+    /// The client table.
+    pub(crate) fn clients(&self) -> &Arc<Clients> {
+        &self.clients
+    }
+
+    /// The gate's configuration.
+    pub(crate) fn config(&self) -> &GateConfig {
+        &self.config
+    }
+
+    /// The router calls go through.
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
+    fn options(caller: Option<Caller>) -> CallOptions {
+        CallOptions {
+            caller,
+            ..CallOptions::default()
+        }
+    }
+
+    /// Calls `type_name.method` on object `id` with encoded named arguments; the result comes
+    /// back in the arguments' codec.
+    pub(crate) async fn call(
+        &self,
+        caller: Option<Caller>,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        args: Payload,
+    ) -> Result<Payload> {
+        self.router
+            .call_by_name(type_name, id, method, args, Self::options(caller))
+            .await
+    }
+
+    /// A reliable call (see [`Proxy::reliable`](crate::Proxy::reliable)).
+    pub(crate) async fn reliable(
+        &self,
+        caller: Option<Caller>,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        call_id: &str,
+        args: Payload,
+    ) -> Result<CallOutcome> {
+        self.router
+            .call_reliable_by_name(
+                type_name,
+                id,
+                method,
+                call_id,
+                args,
+                Self::options(caller),
+                crate::routing::Delivery::Routed,
+            )
+            .await
+    }
+
+    /// Activates object `id` of `type_name`.
+    pub(crate) async fn create(&self, type_name: &str, id: &str) -> Result<()> {
+        self.router
+            .lifecycle_by_name(type_name, id, crate::routing::Lifecycle::Create)
+            .await
+    }
+
+    /// Deletes object `id` of `type_name` (deactivates it and deletes its stored state).
+    pub(crate) async fn delete(&self, type_name: &str, id: &str) -> Result<()> {
+        self.router
+            .lifecycle_by_name(type_name, id, crate::routing::Lifecycle::Delete)
+            .await
+    }
+}
+
+/// A running gate: its core and the addresses it listens on.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    pub(crate) core: Arc<GateCore>,
+    /// The bound gRPC address, if served.
+    pub(crate) grpc_address: Option<SocketAddr>,
+    /// The bound HTTP address, if served.
+    pub(crate) http_address: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Gate {
+    /// Starts a gate on `router`; clients get ids prefixed with `gate_address` (the address
+    /// nodes reach this process at). Pushes for them are delivered through the router.
+    pub(crate) async fn start(
+        router: Router,
+        config: GateConfig,
+        gate_address: String,
+    ) -> Result<Gate> {
+        let clients = Clients::new(gate_address, config.client_queue);
+        router.set_push_sink(clients.clone());
+        let core = Arc::new(GateCore {
+            router,
+            clients,
+            config,
+        });
+        Ok(Gate {
+            core,
+            grpc_address: None,
+            http_address: None,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Stops the gate's servers; connected clients see their streams end.
+    pub(crate) fn stop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
