@@ -179,6 +179,16 @@ impl Payload {
     }
 }
 
+/// Encodes a push message: a protobuf message (`Proto<M>`) as its `google.protobuf.Any`, what
+/// GoVerse clients expect; anything else as JSON.
+pub(crate) fn push_payload<M: Serialize + ?Sized>(message: &M) -> Result<Payload> {
+    #[cfg(feature = "proto")]
+    if let Ok(payload) = Codec::Protobuf.encode(message) {
+        return Ok(payload);
+    }
+    Codec::Json.encode(message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,14 +224,4 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
         assert!(err.message().contains("cannot decode arguments from JSON"));
     }
-}
-
-/// Encodes a push message: a protobuf message (`Proto<M>`) as its `google.protobuf.Any`, what
-/// GoVerse clients expect; anything else as JSON.
-pub(crate) fn push_payload<M: Serialize + ?Sized>(message: &M) -> Result<Payload> {
-    #[cfg(feature = "proto")]
-    if let Ok(payload) = Codec::Protobuf.encode(message) {
-        return Ok(payload);
-    }
-    Codec::Json.encode(message)
 }

@@ -539,14 +539,13 @@ impl Inner {
                 && ((self.settings.hosts_objects && !mirror.nodes.contains_key(&self.node_id))
                     || (self.settings.gate && !mirror.gates.contains_key(&self.node_id)))
         };
-        if missing {
-            if self
+        if missing
+            && self
                 .write_registration(lease, "restoring the registration")
                 .await
                 .is_ok()
-            {
-                tracing::warn!(node = %self.node_id, "this node's registration had vanished; wrote it again");
-            }
+        {
+            tracing::warn!(node = %self.node_id, "this node's registration had vanished; wrote it again");
         }
     }
 

@@ -8,6 +8,9 @@
 //! objects to its clients ([`clients`]).
 
 mod clients;
+mod grpc;
+mod http;
+mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -171,12 +174,23 @@ impl Gate {
             clients,
             config,
         });
-        Ok(Gate {
-            core,
+        let mut gate = Gate {
+            core: core.clone(),
             grpc_address: None,
             http_address: None,
             tasks: Vec::new(),
-        })
+        };
+        if let Some(address) = core.config.grpc_listen {
+            let (bound, task) = grpc::serve(core.clone(), address).await?;
+            gate.grpc_address = Some(bound);
+            gate.tasks.push(task);
+        }
+        if let Some(address) = core.config.http_listen {
+            let (bound, task) = http::serve(core.clone(), address).await?;
+            gate.http_address = Some(bound);
+            gate.tasks.push(task);
+        }
+        Ok(gate)
     }
 
     /// Stops the gate's servers; connected clients see their streams end.
