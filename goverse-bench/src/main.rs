@@ -2,12 +2,14 @@
 //! the table shows both and their ratio.
 //!
 //! Run with `cargo run --release -p goverse-bench` (add `-- --quick` for a short smoke run,
-//! `-- --local` for the scenarios that need no etcd). The cluster scenarios start their own etcd
-//! (Debian's `etcd-server` must be installed; `./scripts/test` installs it).
+//! `-- --local` for the scenarios that need no service). The cluster scenarios start their own etcd
+//! (Debian's `etcd-server` must be installed; `./scripts/test` installs it), the persistence
+//! scenarios their own PostgreSQL server (`initdb` must be installed).
 
 mod alloc_counter;
 mod cluster;
 mod local;
+mod persistence;
 
 use std::fmt::Write as _;
 
@@ -32,6 +34,10 @@ struct Scale {
     latency_calls: usize,
     throughput_calls: usize,
     objects: usize,
+    /// Sequential persisted calls (and baseline upserts) timed for the latency row.
+    persisted_latency_calls: usize,
+    /// Persisted calls (and baseline upserts) per caller in the throughput row.
+    persisted_calls_per_caller: usize,
 }
 
 fn main() {
@@ -52,12 +58,16 @@ fn main() {
             latency_calls: 5_000,
             throughput_calls: 50_000,
             objects: 10_000,
+            persisted_latency_calls: 200,
+            persisted_calls_per_caller: 25,
         }
     } else {
         Scale {
             latency_calls: 200_000,
             throughput_calls: 1_000_000,
             objects: 100_000,
+            persisted_latency_calls: 2_000,
+            persisted_calls_per_caller: 500,
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -67,6 +77,7 @@ fn main() {
     let mut rows = runtime.block_on(local::run(scale));
     if !local_only {
         rows.extend(runtime.block_on(cluster::run(scale)));
+        rows.extend(runtime.block_on(persistence::run(scale)));
     }
     println!("{}", table(&rows));
 }
