@@ -219,6 +219,22 @@ impl NodeBuilder {
         self.config.idle_timeout = settings.idle_timeout;
         self.config.save_interval = settings.save_interval;
         self.database = DatabaseOption::Url(settings.database_url);
+        if settings.gate_grpc.is_some() || settings.gate_http.is_some() {
+            #[cfg(feature = "gate")]
+            {
+                self.gate = Some(crate::gate::GateConfig {
+                    grpc_listen: settings.gate_grpc,
+                    http_listen: settings.gate_http,
+                    ..crate::gate::GateConfig::default()
+                });
+                self.gate_only = settings.gate_only;
+            }
+            #[cfg(not(feature = "gate"))]
+            return Err(Error::invalid_argument(format!(
+                "node `{node_id}` runs a gate in the cluster file: build goverse with the `gate` \
+                 cargo feature"
+            )));
+        }
         self.cluster = ClusterOptions {
             etcd: settings.etcd,
             prefix: settings.prefix,

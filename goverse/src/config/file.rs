@@ -177,11 +177,27 @@ pub struct NodeEntry {
     /// `host:port` other nodes reach this node at; `None` means the `listen` address.
     #[serde(default)]
     pub advertise: Option<String>,
+    /// Where this process's gate serves gRPC (`gate.GateService`); a gate runs when this or
+    /// `gate_http` is set (cargo feature `gate`).
+    #[serde(default, deserialize_with = "optional_socket_address")]
+    pub gate_grpc: Option<SocketAddr>,
+    /// Where this process's gate serves HTTP (GoVerse's API, SSE, the JSON API).
+    #[serde(default, deserialize_with = "optional_socket_address")]
+    pub gate_http: Option<SocketAddr>,
+    /// A gate-only process: it hosts no objects, only routes for its gate's clients.
+    #[serde(default)]
+    pub gate_only: bool,
 }
 
 /// Everything one node needs from the cluster file: its own entry merged with the shared section.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
+    /// Where the gate serves gRPC, if this process runs one.
+    pub gate_grpc: Option<SocketAddr>,
+    /// Where the gate serves HTTP, if this process runs one.
+    pub gate_http: Option<SocketAddr>,
+    /// Whether this is a gate-only process.
+    pub gate_only: bool,
     /// This node's id.
     pub node_id: String,
     /// Socket address this node listens on.
@@ -244,6 +260,9 @@ impl ClusterFile {
         };
         let cluster = &self.cluster;
         Ok(NodeSettings {
+            gate_grpc: entry.gate_grpc,
+            gate_http: entry.gate_http,
+            gate_only: entry.gate_only,
             node_id: entry.id.clone(),
             listen: entry.listen,
             advertise: entry
@@ -362,6 +381,12 @@ impl NodeEntry {
                     "`{}` may only contain ASCII letters, digits, `-`, `_` and `.`",
                     self.id
                 ),
+            ));
+        }
+        if self.gate_only && self.gate_grpc.is_none() && self.gate_http.is_none() {
+            return Err(Problem::new(
+                format!("nodes[{index}].gate_only"),
+                "a gate-only process needs `gate_grpc` or `gate_http`",
             ));
         }
         if let Some(advertise) = &self.advertise
@@ -686,6 +711,13 @@ where
 }
 
 /// Reads a socket address such as `127.0.0.1:7001`.
+fn optional_socket_address<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    socket_address(deserializer).map(Some)
+}
+
 fn socket_address<'de, D>(deserializer: D) -> Result<SocketAddr, D::Error>
 where
     D: Deserializer<'de>,
@@ -783,6 +815,27 @@ nodes:
     }
 
     #[test]
+    fn gates_are_entries_with_gate_addresses() {
+        let file = ClusterFile::parse(
+            "nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    gate_http: 127.0.0.1:8080\n  \
+             - id: g1\n    listen: 127.0.0.1:7009\n    gate_grpc: 127.0.0.1:9000\n    gate_only: true\n",
+        )
+        .unwrap();
+        let n1 = file.node("n1").unwrap();
+        assert_eq!(n1.gate_http, Some("127.0.0.1:8080".parse().unwrap()));
+        assert!(!n1.gate_only);
+        let g1 = file.node("g1").unwrap();
+        assert!(g1.gate_only);
+        assert_eq!(g1.gate_grpc, Some("127.0.0.1:9000".parse().unwrap()));
+        let message =
+            parse_error("nodes:\n  - id: g\n    listen: 127.0.0.1:1\n    gate_only: true\n");
+        assert!(message.contains("nodes[0].gate_only"), "{message}");
+        let message =
+            parse_error("nodes:\n  - id: g\n    listen: 127.0.0.1:1\n    gate_http: nowhere\n");
+        assert!(message.contains("gate_http"), "{message}");
+    }
+
+    #[test]
     fn a_file_with_only_nodes_uses_all_defaults() {
         let settings = ClusterFile::parse(TWO_NODES).unwrap().node("n2").unwrap();
         assert!(settings.etcd.is_empty(), "no etcd means embedded");
@@ -851,12 +904,12 @@ nodes:
         assert_eq!(
             parse_error("nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    port: 7\n"),
             "cluster file, line 4, column 5: unknown key `nodes[0].port` (expected one of: id, \
-             listen, advertise)"
+             listen, advertise, gate_grpc, gate_http, gate_only)"
         );
         assert_eq!(
             parse_error("nodes: [{id: n1, listen: \"127.0.0.1:7001\", x: 1}]\n"),
             "cluster file, line 1, column 44: unknown key `nodes[0].x` (expected one of: id, \
-             listen, advertise)"
+             listen, advertise, gate_grpc, gate_http, gate_only)"
         );
     }
 

@@ -46,6 +46,39 @@ impl LocalCoordinator {
     }
 }
 
+impl LocalCoordinator {
+    /// A coordinator for a process that hosts nothing: every shard is owned by `owner`,
+    /// reached at `address` (a client that sends every call to its gate).
+    pub(crate) fn remote(
+        node_id: impl Into<String>,
+        owner: &str,
+        address: &str,
+        shard_count: u32,
+    ) -> Self {
+        let owners = balanced_assignment(shard_count, &[owner.to_string()]);
+        let info = NodeInfo {
+            advertise: Some(address.to_string()),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_ms: 0,
+            objects: 0,
+        };
+        let view = ClusterView {
+            nodes: BTreeMap::from([(owner.to_string(), info)]),
+            gates: BTreeMap::new(),
+            targets: owners.clone(),
+            owners,
+            leader: None,
+            ready: true,
+            fenced: false,
+        };
+        LocalCoordinator {
+            node_id: node_id.into(),
+            shard_count,
+            view: watch::Sender::new(Arc::new(view)),
+        }
+    }
+}
+
 impl Coordinator for LocalCoordinator {
     fn node_id(&self) -> &str {
         &self.node_id
