@@ -49,6 +49,7 @@ impl LocalCoordinator {
 impl LocalCoordinator {
     /// A coordinator for a process that hosts nothing: every shard is owned by `owner`,
     /// reached at `address` (a client that sends every call to its gate).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn remote(
         node_id: impl Into<String>,
         owner: &str,
