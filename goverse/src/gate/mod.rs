@@ -7,6 +7,7 @@
 //! server-sent events for pushes) and our JSON-native HTTP API, and relays push messages from
 //! objects to its clients ([`clients`]).
 
+mod any;
 mod clients;
 mod grpc;
 mod http;
