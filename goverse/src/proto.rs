@@ -156,6 +156,23 @@ impl From<prost_types::Any> for AnyRepr {
     }
 }
 
+/// The JSON form of an `Any`, as a [`Proto<M>`] serializes in JSON:
+/// `{"@type": <type URL>, "value": <base64>}`.
+#[cfg_attr(not(feature = "gate"), allow(dead_code))]
+pub(crate) fn any_to_json(any: prost_types::Any) -> serde_json::Value {
+    serde_json::to_value(AnyRepr::from(any)).expect("an Any always serializes")
+}
+
+/// The `Any` whose JSON form `value` is (`{"@type", "value"}` and no other field), if it is one.
+#[cfg_attr(not(feature = "gate"), allow(dead_code))]
+pub(crate) fn any_from_json(value: &serde_json::Value) -> Option<prost_types::Any> {
+    let any = AnyRepr::deserialize(value).ok()?;
+    Some(prost_types::Any {
+        type_url: any.type_url,
+        value: any.value,
+    })
+}
+
 /// The bytes of an `Any`: base64 in human-readable formats, bytes in binary ones.
 struct Value<'a>(&'a [u8]);
 

@@ -13,9 +13,17 @@ mod grpc;
 mod http;
 mod security;
 
+/// The generated code of `proto/gate/gate.proto` (GoVerse's `gate.GateService`).
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+pub(crate) mod proto {
+    tonic::include_proto!("gate");
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::codec::Payload;
 use crate::error::Result;
@@ -89,9 +97,12 @@ impl GateCore {
         &self.router
     }
 
-    fn options(caller: Option<Caller>) -> CallOptions {
+    /// The options of a call for `caller`, due by `deadline` at the latest (the node's default
+    /// call timeout applies when it is sooner or `deadline` is `None`).
+    fn options(caller: Option<Caller>, deadline: Option<Instant>) -> CallOptions {
         CallOptions {
             caller,
+            deadline,
             ..CallOptions::default()
         }
     }
@@ -106,14 +117,46 @@ impl GateCore {
         method: &str,
         args: Payload,
     ) -> Result<Payload> {
+        self.call_until(None, caller, type_name, id, method, args)
+            .await
+    }
+
+    /// [`call`](Self::call), due by `deadline` (the client's, e.g. its gRPC timeout) when that
+    /// is sooner than the node's default call timeout.
+    pub(crate) async fn call_until(
+        &self,
+        deadline: Option<Instant>,
+        caller: Option<Caller>,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        args: Payload,
+    ) -> Result<Payload> {
         self.router
-            .call_by_name(type_name, id, method, args, Self::options(caller))
+            .call_by_name(type_name, id, method, args, Self::options(caller, deadline))
             .await
     }
 
     /// A reliable call (see [`Proxy::reliable`](crate::Proxy::reliable)).
     pub(crate) async fn reliable(
         &self,
+        caller: Option<Caller>,
+        type_name: &str,
+        id: &str,
+        method: &str,
+        call_id: &str,
+        args: Payload,
+    ) -> Result<CallOutcome> {
+        self.reliable_until(None, caller, type_name, id, method, call_id, args)
+            .await
+    }
+
+    /// [`reliable`](Self::reliable), due by `deadline` when that is sooner than the node's
+    /// default call timeout.
+    #[allow(clippy::too_many_arguments)] // the names of one call, its caller and its deadline
+    pub(crate) async fn reliable_until(
+        &self,
+        deadline: Option<Instant>,
         caller: Option<Caller>,
         type_name: &str,
         id: &str,
@@ -128,7 +171,7 @@ impl GateCore {
                 method,
                 call_id,
                 args,
-                Self::options(caller),
+                Self::options(caller, deadline),
                 crate::routing::Delivery::Routed,
             )
             .await

@@ -6,9 +6,11 @@
 //! request.
 
 mod client;
+mod security;
 mod server;
 
 pub(crate) use client::PeerPool;
+pub(crate) use security::TransportSecurity;
 pub(crate) use server::serve;
 
 use std::sync::Arc;
@@ -138,6 +140,14 @@ fn caller_from_wire(caller: proto::Caller) -> Caller {
         client_id: (!caller.client_id.is_empty()).then_some(caller.client_id),
         identity: (!caller.identity.is_empty()).then_some(caller.identity),
     }
+}
+
+/// The timeout a gRPC request carries in its `grpc-timeout` header, if any (and readable).
+pub(crate) fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    metadata
+        .get("grpc-timeout")
+        .and_then(|value| value.to_str().ok())
+        .and_then(parse_grpc_timeout)
 }
 
 /// Reads a gRPC timeout header value (`<digits><unit>`, units `H M S m u n`).

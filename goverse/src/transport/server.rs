@@ -11,7 +11,7 @@ use super::proto::node_service_server::{NodeService, NodeServiceServer};
 use super::proto::{
     self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest,
 };
-use super::{caller_from_wire, parse_grpc_timeout, payload_from_wire, shared_id};
+use super::{caller_from_wire, grpc_timeout, payload_from_wire, shared_id};
 use crate::error::Result;
 use crate::routing::{IncomingCall, Lifecycle, Router};
 
@@ -24,12 +24,7 @@ struct NodeServer {
 impl NodeServer {
     /// The deadline the caller set (gRPC timeout header), or the node's default.
     fn deadline<T>(&self, request: &Request<T>) -> Instant {
-        let timeout = request
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_grpc_timeout)
-            .unwrap_or(self.router.config().call_timeout);
+        let timeout = grpc_timeout(request.metadata()).unwrap_or(self.router.config().call_timeout);
         Instant::now() + timeout.min(Duration::from_secs(24 * 3600))
     }
 }
@@ -152,16 +147,27 @@ impl NodeService for NodeServer {
     }
 }
 
-/// Serves the node service on `listener` until `shutdown` resolves.
-pub(crate) async fn serve(
+/// The node service on `listener` until `shutdown` resolves, with `security`'s TLS and
+/// cluster-secret check; fails at once if the TLS configuration is unusable.
+pub(crate) fn serve(
     listener: TcpListener,
     router: Router,
+    security: &super::TransportSecurity,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(NodeServiceServer::new(NodeServer { router }))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(|e| crate::Error::unavailable(format!("the node service stopped: {e}")))
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = security.server_tls.clone() {
+        builder = builder.tls_config(tls).map_err(|e| {
+            crate::Error::invalid_argument(format!("the node service's TLS settings: {e}"))
+        })?;
+    }
+    let service = NodeServiceServer::with_interceptor(NodeServer { router }, security.checker());
+    let server = builder.add_service(service);
+    Ok(async move {
+        server
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(|e| crate::Error::unavailable(format!("the node service stopped: {e}")))
+    })
 }
