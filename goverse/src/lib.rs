@@ -46,6 +46,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as goverse;
 
+pub mod access;
 mod activation;
 pub mod codec;
 pub mod config;
@@ -61,7 +62,10 @@ pub mod prelude;
 mod proto;
 mod routing;
 mod runtime;
+mod security;
 pub mod sharding;
+pub mod limits;
+pub mod tls;
 #[cfg(feature = "etcd")]
 mod transport;
 

@@ -30,6 +30,8 @@ pub struct NodeBuilder {
     config: NodeConfig,
     cluster: ClusterOptions,
     database: DatabaseOption,
+    /// Access rules, rate limits, the cluster secret and TLS.
+    pub(crate) security: crate::security::SecuritySettings,
     /// The gate to run in this process, if any.
     #[cfg(feature = "gate")]
     gate: Option<crate::gate::GateConfig>,
@@ -249,7 +251,8 @@ impl NodeBuilder {
 
     /// Starts the node. Must be called inside a tokio runtime.
     pub async fn start(self) -> Result<Node> {
-        let config = self.config;
+        let mut config = self.config;
+        config.access = self.security.policy()?;
         if config.shards == 0 {
             return Err(Error::invalid_argument("shards must be at least 1"));
         }
@@ -264,11 +267,23 @@ impl NodeBuilder {
         let registry = Registry::collect()?;
         let database = self.database.open().await?;
         #[cfg(feature = "gate")]
-        let (gate, gate_only) = (self.gate, self.gate_only);
+        let (gate, gate_only) = (
+            self.gate.map(|gate| gate.with_default_rate_limits(&self.security.rate_limits)),
+            self.gate_only,
+        );
         #[cfg(not(feature = "gate"))]
         let (gate, gate_only) = (None::<()>, false);
         if !self.cluster.etcd.is_empty() {
-            return start_cluster(config, self.cluster, registry, database, gate, gate_only).await;
+            return start_cluster(
+                config,
+                self.cluster,
+                registry,
+                database,
+                gate,
+                gate_only,
+                self.security,
+            )
+            .await;
         }
         if gate_only {
             return Err(Error::invalid_argument(
@@ -311,8 +326,10 @@ async fn start_cluster(
     database: Database,
     gate: Option<GateOption>,
     gate_only: bool,
+    security: crate::security::SecuritySettings,
 ) -> Result<Node> {
     use crate::coordinator::etcd::{EtcdCoordinator, EtcdSettings};
+    let transport = crate::transport::TransportSecurity::new(&security)?;
     if cluster.lease_ttl < Duration::from_secs(2) {
         return Err(Error::invalid_argument("lease_ttl must be at least 2s"));
     }
@@ -341,7 +358,7 @@ async fn start_cluster(
     };
     let coordinator =
         Arc::new(EtcdCoordinator::connect(config.node_id.clone(), config.shards, settings).await?);
-    let peers = Arc::new(crate::transport::PeerPool::default());
+    let peers = Arc::new(crate::transport::PeerPool::new(&transport)?);
     let router = Router::new(
         config,
         registry,
@@ -351,9 +368,9 @@ async fn start_cluster(
         database,
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::transport::serve(listener, router.clone(), async {
+    let server = crate::transport::serve(listener, router.clone(), &transport, async {
         let _ = stopped.await;
-    });
+    })?;
     let server = tokio::spawn(async move {
         if let Err(error) = server.await {
             tracing::error!(%error, "node service failed");
@@ -391,6 +408,7 @@ async fn start_cluster(
     _database: Database,
     _gate: Option<GateOption>,
     _gate_only: bool,
+    _security: crate::security::SecuritySettings,
 ) -> Result<Node> {
     Err(Error::invalid_argument(
         "etcd endpoints were given, but goverse was built without its `etcd` cargo feature; \
@@ -556,6 +574,7 @@ impl Node {
 
     /// Activates object `id` of type `T` if it is not active (idempotent).
     pub async fn create<T: Object>(&self, id: &str) -> Result<()> {
+        crate::access::check_node_lifecycle(&self.router, T::TYPE_NAME, id, Lifecycle::Create)?;
         self.router
             .lifecycle::<T>(Arc::from(id), Lifecycle::Create, Delivery::Routed)
             .await
@@ -564,6 +583,7 @@ impl Node {
     /// Deactivates object `id` of type `T` after its queued calls (idempotent: deleting an
     /// object that is not active succeeds).
     pub async fn delete<T: Object>(&self, id: &str) -> Result<()> {
+        crate::access::check_node_lifecycle(&self.router, T::TYPE_NAME, id, Lifecycle::Delete)?;
         self.router
             .lifecycle::<T>(Arc::from(id), Lifecycle::Delete, Delivery::Routed)
             .await
@@ -571,6 +591,7 @@ impl Node {
 
     /// Creates an object of the type registered as `type_name` (for callers without the Rust type).
     pub async fn create_by_name(&self, type_name: &str, id: &str) -> Result<()> {
+        crate::access::check_node_lifecycle(&self.router, type_name, id, Lifecycle::Create)?;
         self.router
             .lifecycle_by_name(type_name, id, Lifecycle::Create)
             .await
@@ -578,6 +599,7 @@ impl Node {
 
     /// Deletes an object of the type registered as `type_name`.
     pub async fn delete_by_name(&self, type_name: &str, id: &str) -> Result<()> {
+        crate::access::check_node_lifecycle(&self.router, type_name, id, Lifecycle::Delete)?;
         self.router
             .lifecycle_by_name(type_name, id, Lifecycle::Delete)
             .await

@@ -6,6 +6,7 @@ use crate::sharding::DEFAULT_SHARD_COUNT;
 
 pub mod file;
 
+pub use crate::security::SecuritySettings;
 pub use file::{ClusterFile, ClusterSection, DatabaseSection, NodeEntry, NodeSettings};
 
 /// Default time a call may take, queueing included, unless the caller says otherwise.
@@ -30,6 +31,8 @@ pub struct NodeConfig {
     pub idle_timeout: Duration,
     /// A changed `persist` object with the default policy is saved at least this often.
     pub save_interval: Duration,
+    /// The access and lifecycle rules this process enforces (none: everything is allowed).
+    pub access: crate::access::AccessPolicy,
 }
 
 impl Default for NodeConfig {
@@ -40,6 +43,7 @@ impl Default for NodeConfig {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             save_interval: DEFAULT_SAVE_INTERVAL,
+            access: crate::access::AccessPolicy::default(),
         }
     }
 }

@@ -8,7 +8,10 @@
 //! objects to its clients ([`clients`]).
 
 mod any;
+mod auth;
 mod clients;
+#[cfg(test)]
+mod fuzz_tests;
 mod grpc;
 mod http;
 mod security;
@@ -31,6 +34,10 @@ use crate::object::Caller;
 use crate::persistence::CallOutcome;
 use crate::routing::{CallOptions, Router};
 
+pub use auth::{
+    ApiKeys, Authenticator, BearerTokens, FirstOf, GOVERSE_AUTH_HEADER, goverse_auth,
+    unauthenticated,
+};
 pub use clients::PushCounters;
 pub(crate) use clients::{ClientSession, Clients};
 
@@ -54,6 +61,26 @@ pub struct GateConfig {
     pub max_body_bytes: usize,
     /// How often an SSE stream sends a `heartbeat` event.
     pub heartbeat: Duration,
+    /// Who clients are ([`BearerTokens`], [`ApiKeys`] or your own); `None`: every client is
+    /// anonymous.
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// Refuse clients the authenticator does not identify (`Unauthenticated`).
+    pub require_authentication: bool,
+    /// Token buckets per client and per object type ([`crate::limits`]); empty: the cluster
+    /// file's `rate_limits`, if any, else no limit.
+    pub rate_limits: Vec<crate::limits::RateLimit>,
+    /// Serve the gRPC and HTTP listeners over TLS with these PEM files.
+    pub tls: Option<crate::tls::TlsFiles>,
+}
+
+impl GateConfig {
+    /// The same configuration with `limits` when it sets none of its own.
+    pub(crate) fn with_default_rate_limits(mut self, limits: &[crate::limits::RateLimit]) -> Self {
+        if self.rate_limits.is_empty() {
+            self.rate_limits = limits.to_vec();
+        }
+        self
+    }
 }
 
 impl Default for GateConfig {
@@ -64,6 +91,10 @@ impl Default for GateConfig {
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_body_bytes: DEFAULT_MAX_BODY,
             heartbeat: Duration::from_secs(30),
+            authenticator: None,
+            require_authentication: false,
+            rate_limits: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -74,6 +105,7 @@ pub(crate) struct GateCore {
     router: Router,
     clients: Arc<Clients>,
     config: GateConfig,
+    limiter: crate::limits::RateLimiter,
 }
 
 impl GateCore {
@@ -213,10 +245,12 @@ impl Gate {
     ) -> Result<Gate> {
         let clients = Clients::new(gate_address, config.client_queue);
         router.set_push_sink(clients.clone());
+        let limiter = crate::limits::RateLimiter::new(config.rate_limits.clone())?;
         let core = Arc::new(GateCore {
             router,
             clients,
             config,
+            limiter,
         });
         let mut gate = Gate {
             core: core.clone(),

@@ -329,6 +329,7 @@ impl Router {
     ) -> Result<CallMeta> {
         validate_id(key.id())?;
         options.chain.check(key)?;
+        crate::access::check_routed_call(self, key, method, options)?;
         let timeout = options.timeout.unwrap_or(self.inner.config.call_timeout);
         let mut deadline = Instant::now() + timeout;
         if let Some(inherited) = options.deadline {

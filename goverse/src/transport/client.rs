@@ -7,35 +7,59 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::proto::node_service_client::NodeServiceClient;
 use super::proto::{self, CallRequest, ObjectRequest};
-use super::{caller_to_wire, outcome_from_wire, payload_from_wire};
+use super::security::Signer;
+use super::{TransportSecurity, caller_to_wire, outcome_from_wire, payload_from_wire};
 use crate::codec::Payload;
 use crate::error::{Error, ErrorKind, Result};
 use crate::persistence::CallOutcome;
 use crate::routing::{Lifecycle, OutgoingCall, Peers, PushReport};
 
+/// A client of one peer, signing every request with the cluster secret.
+type PeerClient = NodeServiceClient<InterceptedService<Channel, Signer>>;
+
 /// One client per peer address; channels connect on first use and reconnect by themselves.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PeerPool {
-    clients: Mutex<HashMap<String, NodeServiceClient<Channel>>>,
+    clients: Mutex<HashMap<String, PeerClient>>,
+    signer: Signer,
+    tls: Option<ClientTlsConfig>,
 }
 
 impl PeerPool {
-    fn client(&self, address: &str) -> Result<NodeServiceClient<Channel>> {
+    /// A pool whose clients sign requests and use TLS as `security` says.
+    pub(crate) fn new(security: &TransportSecurity) -> Result<Self> {
+        Ok(PeerPool {
+            clients: Mutex::new(HashMap::new()),
+            signer: security.signer(),
+            tls: security.client_tls.clone(),
+        })
+    }
+
+    fn client(&self, address: &str) -> Result<PeerClient> {
         let mut clients = self.clients.lock();
         if let Some(client) = clients.get(address) {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| Error::invalid_argument(format!("bad node address `{address}`: {e}")))?
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+            .map_err(|e| Error::invalid_argument(format!("bad node address `{address}`: {e}")))?;
+        if let Some(tls) = self.tls.clone() {
+            endpoint = endpoint.tls_config(tls).map_err(|e| {
+                Error::invalid_argument(format!("TLS settings for node {address}: {e}"))
+            })?;
+        }
+        let endpoint = endpoint
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5));
-        let client = NodeServiceClient::new(endpoint.connect_lazy());
+        let client =
+            NodeServiceClient::with_interceptor(endpoint.connect_lazy(), self.signer.clone());
         clients.insert(address.to_string(), client.clone());
         Ok(client)
     }
@@ -46,6 +70,12 @@ impl PeerPool {
 fn status_error(address: &str, status: &tonic::Status) -> Error {
     if status.code() == tonic::Code::DeadlineExceeded {
         return Error::timeout(format!("node {address} did not answer before the deadline"));
+    }
+    if status.code() == tonic::Code::Unauthenticated {
+        return Error::new(
+            ErrorKind::Unauthenticated,
+            format!("node {address} refused this node: {}", status.message()),
+        );
     }
     Error::from_parts(
         ErrorKind::Unavailable,

@@ -6,9 +6,11 @@
 //! request.
 
 mod client;
+mod security;
 mod server;
 
 pub(crate) use client::PeerPool;
+pub(crate) use security::TransportSecurity;
 pub(crate) use server::serve;
 
 use std::sync::Arc;

@@ -147,16 +147,27 @@ impl NodeService for NodeServer {
     }
 }
 
-/// Serves the node service on `listener` until `shutdown` resolves.
-pub(crate) async fn serve(
+/// The node service on `listener` until `shutdown` resolves, with `security`'s TLS and
+/// cluster-secret check; fails at once if the TLS configuration is unusable.
+pub(crate) fn serve(
     listener: TcpListener,
     router: Router,
+    security: &super::TransportSecurity,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(NodeServiceServer::new(NodeServer { router }))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(|e| crate::Error::unavailable(format!("the node service stopped: {e}")))
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = security.server_tls.clone() {
+        builder = builder.tls_config(tls).map_err(|e| {
+            crate::Error::invalid_argument(format!("the node service's TLS settings: {e}"))
+        })?;
+    }
+    let service = NodeServiceServer::with_interceptor(NodeServer { router }, security.checker());
+    let server = builder.add_service(service);
+    Ok(async move {
+        server
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(|e| crate::Error::unavailable(format!("the node service stopped: {e}")))
+    })
 }

@@ -1,0 +1,84 @@
+//! The node service's trust boundary: the cluster-secret proof on every request, and TLS
+//! (see [`crate::security`] for the scheme and what it protects against).
+
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::transport::{ClientTlsConfig, ServerTlsConfig};
+use tonic::{Request, Status};
+
+use crate::error::Result;
+use crate::security::{CLUSTER_AUTH_HEADER, ClusterSecret, SecuritySettings};
+
+/// How this node proves itself to peers and checks them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TransportSecurity {
+    secret: Option<ClusterSecret>,
+    pub(super) server_tls: Option<ServerTlsConfig>,
+    pub(super) client_tls: Option<ClientTlsConfig>,
+}
+
+impl TransportSecurity {
+    /// Reads the TLS files and prepares the secret; errors name the file.
+    pub(crate) fn new(settings: &SecuritySettings) -> Result<Self> {
+        let tls = settings.node_tls();
+        Ok(TransportSecurity {
+            secret: settings
+                .cluster_secret
+                .as_deref()
+                .and_then(ClusterSecret::new),
+            server_tls: tls.server()?,
+            client_tls: tls.client()?,
+        })
+    }
+
+    /// Signs outgoing requests.
+    pub(super) fn signer(&self) -> Signer {
+        Signer(self.secret.clone())
+    }
+
+    /// Checks incoming requests.
+    pub(super) fn checker(&self) -> SecretCheck {
+        SecretCheck(self.secret.clone())
+    }
+}
+
+/// Adds the cluster-secret proof to every outgoing request.
+#[derive(Debug, Clone)]
+pub(crate) struct Signer(Option<ClusterSecret>);
+
+impl Interceptor for Signer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(secret) = &self.0 {
+            let token = MetadataValue::try_from(secret.token())
+                .map_err(|_| Status::internal("the cluster-auth token is not valid metadata"))?;
+            request.metadata_mut().insert(CLUSTER_AUTH_HEADER, token);
+        }
+        Ok(request)
+    }
+}
+
+/// Refuses, before anything runs, a request without a valid cluster-secret proof (when the
+/// node has a secret).
+#[derive(Debug, Clone)]
+pub(crate) struct SecretCheck(Option<ClusterSecret>);
+
+impl Interceptor for SecretCheck {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let Some(secret) = &self.0 else {
+            return Ok(request);
+        };
+        let proven = request
+            .metadata()
+            .get(CLUSTER_AUTH_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|token| secret.verify(token));
+        if proven {
+            Ok(request)
+        } else {
+            Err(Status::unauthenticated(format!(
+                "this node only serves peers that share its cluster secret: the request's \
+                 {CLUSTER_AUTH_HEADER} is missing, wrong or expired"
+            )))
+        }
+    }
+}
