@@ -266,20 +266,24 @@ async fn within<T>(timeout: Option<Duration>, call: impl Future<Output = Result<
 }
 
 /// The `Retry-After` seconds a `ResourceExhausted` error asks for: its message says
-/// "retry after <duration>" (a humantime duration such as `1s` or `250ms`), rounded up to whole
-/// seconds.
+/// "retry after <number> <unit>" (`retry after 250 ms`, `retry after 2s`; units as humantime
+/// reads them), rounded up to whole seconds, at least 1.
 fn retry_after(error: &Error) -> Option<u64> {
     if error.kind() != ErrorKind::ResourceExhausted {
         return None;
     }
     let message = error.message();
-    let start = message.find("retry after ")? + "retry after ".len();
+    let start = message.rfind("retry after ")? + "retry after ".len();
     let rest = &message[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ')')
+    let number_end = rest
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    let text = rest[..end].trim_end_matches('.');
-    let duration = humantime::parse_duration(text).ok()?;
+    let (number, rest) = rest.split_at(number_end);
+    let rest = rest.trim_start();
+    let unit_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let duration = humantime::parse_duration(&format!("{number}{}", &rest[..unit_end])).ok()?;
     let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     Some(secs.max(1))
 }
@@ -322,6 +326,11 @@ mod tests {
         assert_eq!(retry_after(&error), Some(2));
         let error = Error::new(ErrorKind::ResourceExhausted, "full, retry after 200ms.");
         assert_eq!(retry_after(&error), Some(1));
+        let error = Error::new(
+            ErrorKind::ResourceExhausted,
+            "limit hit; retry after 2500 ms",
+        );
+        assert_eq!(retry_after(&error), Some(3));
         let error = Error::new(ErrorKind::ResourceExhausted, "full");
         assert_eq!(retry_after(&error), None);
         let error = Error::unavailable("retry after 3s");
