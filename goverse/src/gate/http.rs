@@ -265,26 +265,11 @@ async fn within<T>(timeout: Option<Duration>, call: impl Future<Output = Result<
     }
 }
 
-/// The `Retry-After` seconds a `ResourceExhausted` error asks for: its message says
-/// "retry after <number> <unit>" (`retry after 250 ms`, `retry after 2s`; units as humantime
-/// reads them), rounded up to whole seconds, at least 1.
+/// The `Retry-After` seconds a rate-limit error asks for ([`crate::limits::retry_after`]),
+/// rounded up to whole seconds, at least 1.
 fn retry_after(error: &Error) -> Option<u64> {
-    if error.kind() != ErrorKind::ResourceExhausted {
-        return None;
-    }
-    let message = error.message();
-    let start = message.rfind("retry after ")? + "retry after ".len();
-    let rest = &message[start..];
-    let number_end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let (number, rest) = rest.split_at(number_end);
-    let rest = rest.trim_start();
-    let unit_end = rest
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
-    let duration = humantime::parse_duration(&format!("{number}{}", &rest[..unit_end])).ok()?;
-    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    let delay = crate::limits::retry_after(error)?;
+    let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
     Some(secs.max(1))
 }
 
@@ -312,28 +297,28 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 mod tests {
     use super::*;
 
+    fn limited(message: &str) -> Error {
+        Error::from_parts(
+            ErrorKind::ResourceExhausted,
+            Some(crate::limits::RATE_LIMITED.to_string()),
+            message.to_string(),
+        )
+    }
+
     #[test]
-    fn retry_after_reads_the_hint() {
-        let error = Error::new(
-            ErrorKind::ResourceExhausted,
-            "rate limit of client `a` exceeded; retry after 2s",
+    fn retry_after_rounds_the_hint_up_to_seconds() {
+        assert_eq!(
+            retry_after(&limited("too many calls; retry after 2500 ms")),
+            Some(3)
         );
-        assert_eq!(retry_after(&error), Some(2));
-        let error = Error::new(
-            ErrorKind::ResourceExhausted,
-            "slow down (retry after 1500ms)",
+        assert_eq!(
+            retry_after(&limited("too many calls; retry after 200 ms")),
+            Some(1)
         );
-        assert_eq!(retry_after(&error), Some(2));
-        let error = Error::new(ErrorKind::ResourceExhausted, "full, retry after 200ms.");
-        assert_eq!(retry_after(&error), Some(1));
-        let error = Error::new(
-            ErrorKind::ResourceExhausted,
-            "limit hit; retry after 2500 ms",
+        assert_eq!(retry_after(&limited("too many calls")), None);
+        assert_eq!(
+            retry_after(&Error::unavailable("retry after 3000 ms")),
+            None
         );
-        assert_eq!(retry_after(&error), Some(3));
-        let error = Error::new(ErrorKind::ResourceExhausted, "full");
-        assert_eq!(retry_after(&error), None);
-        let error = Error::unavailable("retry after 3s");
-        assert_eq!(retry_after(&error), None);
     }
 }
