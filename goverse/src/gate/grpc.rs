@@ -118,9 +118,12 @@ pub(super) async fn serve(
     let max_body = core.config().max_body_bytes;
     // The server task owns `running`; when it is aborted, every stream sees the sender gone.
     let (running, stopped) = watch::channel(());
-    let service = GateServiceServer::new(GateServer { core, stopped })
-        .max_decoding_message_size(max_body)
-        .max_encoding_message_size(usize::MAX);
+    let service = SizeLimited {
+        inner: GateServiceServer::new(GateServer { core, stopped })
+            .max_decoding_message_size(max_body)
+            .max_encoding_message_size(usize::MAX),
+        max_body,
+    };
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move {
         let _running = running;
@@ -133,6 +136,53 @@ pub(super) async fn serve(
         }
     });
     Ok((bound, task))
+}
+
+/// The gate service with tonic's "message too large" (`OUT_OF_RANGE`, which no handler
+/// answers) turned into `RESOURCE_EXHAUSTED`, the status of every limit of the gate.
+#[derive(Clone)]
+struct SizeLimited<S> {
+    inner: S,
+    max_body: usize,
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for SizeLimited<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> tonic::codegen::Service<http::Request<tonic::body::Body>> for SizeLimited<S>
+where
+    S: tonic::codegen::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let response = self.inner.call(request);
+        let max_body = self.max_body;
+        Box::pin(async move {
+            let response = response.await?;
+            let too_large = Status::from_header_map(response.headers())
+                .is_some_and(|status| status.code() == tonic::Code::OutOfRange);
+            if too_large {
+                return Ok(Status::resource_exhausted(format!(
+                    "the request is larger than this gate accepts ({max_body} bytes)"
+                ))
+                .into_http());
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// The service: the gate's core and the signal that the server stopped.
