@@ -221,6 +221,7 @@ impl NodeBuilder {
         self.config.idle_timeout = settings.idle_timeout;
         self.config.save_interval = settings.save_interval;
         self.database = DatabaseOption::Url(settings.database_url);
+        self.security = settings.security;
         if settings.gate_grpc.is_some() || settings.gate_http.is_some() {
             #[cfg(feature = "gate")]
             {

@@ -74,6 +74,15 @@ pub struct ClusterFile {
     /// The nodes of the cluster, each picked by its id.
     #[serde(default, deserialize_with = "null_as_default")]
     pub nodes: Vec<NodeEntry>,
+    /// Who may call which methods, first match wins (see [`crate::access`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub access_rules: Vec<crate::access::AccessRule>,
+    /// Who may create and delete which objects (see [`crate::access`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub lifecycle_rules: Vec<crate::access::LifecycleRule>,
+    /// Rate limits of the gates (see [`crate::limits`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub rate_limits: Vec<crate::limits::RateLimit>,
 }
 
 /// The `database` section: where every node keeps persistent state and reliable calls.
@@ -148,6 +157,11 @@ pub struct ClusterSection {
     /// Objects without calls for this long are deactivated.
     #[serde(deserialize_with = "human_duration")]
     pub idle_timeout: Duration,
+    /// The secret every node and gate shares; requests between nodes must prove it.
+    pub secret: Option<String>,
+    /// PEM file of the CA that node certificates are checked against; connections between
+    /// nodes use TLS when set.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterSection {
@@ -161,6 +175,8 @@ impl Default for ClusterSection {
             lease_ttl: DEFAULT_LEASE_TTL,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            secret: None,
+            tls_ca: None,
         }
     }
 }
@@ -177,6 +193,9 @@ pub struct NodeEntry {
     /// `host:port` other nodes reach this node at; `None` means the `listen` address.
     #[serde(default)]
     pub advertise: Option<String>,
+    /// The node service's certificate and key (`{cert: path, key: path}`): it serves TLS.
+    #[serde(default)]
+    pub tls: Option<TlsEntry>,
     /// Where this process's gate serves gRPC (`gate.GateService`); a gate runs when this or
     /// `gate_http` is set (cargo feature `gate`).
     #[serde(default, deserialize_with = "optional_socket_address")]
@@ -187,6 +206,16 @@ pub struct NodeEntry {
     /// A gate-only process: it hosts no objects, only routes for its gate's clients.
     #[serde(default)]
     pub gate_only: bool,
+}
+
+/// `nodes[].tls`: PEM files of the node service's certificate chain and private key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsEntry {
+    /// The certificate chain.
+    pub cert: std::path::PathBuf,
+    /// The private key.
+    pub key: std::path::PathBuf,
 }
 
 /// Everything one node needs from the cluster file: its own entry merged with the shared section.
@@ -224,6 +253,8 @@ pub struct NodeSettings {
     pub database_url: String,
     /// A changed `persist` object with the default policy is saved at least this often.
     pub save_interval: Duration,
+    /// Access and lifecycle rules, rate limits, the cluster secret and TLS.
+    pub security: crate::security::SecuritySettings,
 }
 
 impl ClusterFile {
@@ -279,6 +310,17 @@ impl ClusterFile {
             idle_timeout: cluster.idle_timeout,
             database_url: self.database.url.clone(),
             save_interval: self.database.save_interval,
+            security: crate::security::SecuritySettings {
+                access_rules: self.access_rules.clone(),
+                lifecycle_rules: self.lifecycle_rules.clone(),
+                rate_limits: self.rate_limits.clone(),
+                cluster_secret: cluster.secret.clone(),
+                tls: entry
+                    .tls
+                    .as_ref()
+                    .map(|tls| crate::tls::TlsFiles::new(&tls.cert, &tls.key)),
+                tls_ca: cluster.tls_ca.clone(),
+            },
         })
     }
 
@@ -301,6 +343,7 @@ impl ClusterFile {
     fn validate(&self) -> Result<(), Problem> {
         self.cluster.validate()?;
         self.database.validate()?;
+        self.validate_security()?;
         let mut first_index_of_id: HashMap<&str, usize> = HashMap::new();
         for (index, node) in self.nodes.iter().enumerate() {
             node.validate(index)?;
@@ -313,6 +356,31 @@ impl ClusterFile {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl ClusterFile {
+    /// Compiles the rules and checks the rate limits and the secret; the problem's path is the
+    /// one the checks name (`access_rules[2].id`).
+    fn validate_security(&self) -> Result<(), Problem> {
+        let named = |error: Error| match error.message().split_once(": ") {
+            Some((path, message)) => Problem::new(path, message),
+            None => Problem::new("access_rules", error.message()),
+        };
+        crate::access::AccessPolicy::new(&self.access_rules, &self.lifecycle_rules)
+            .map_err(named)?;
+        for (index, limit) in self.rate_limits.iter().enumerate() {
+            limit
+                .validate(&format!("rate_limits[{index}]"))
+                .map_err(named)?;
+        }
+        if self.cluster.secret.as_deref() == Some("") {
+            return Err(Problem::new(
+                "cluster.secret",
+                "must not be empty (remove the key for no secret)",
+            ));
         }
         Ok(())
     }
