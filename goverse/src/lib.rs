@@ -48,6 +48,8 @@ extern crate self as goverse;
 
 pub mod access;
 mod activation;
+#[cfg(feature = "client")]
+mod client;
 pub mod codec;
 pub mod config;
 pub mod coordinator;
@@ -55,6 +57,7 @@ mod error;
 #[cfg(feature = "gate")]
 pub mod gate;
 mod id;
+pub mod limits;
 mod object;
 pub mod persistence;
 pub mod prelude;
@@ -64,7 +67,6 @@ mod routing;
 mod runtime;
 mod security;
 pub mod sharding;
-pub mod limits;
 pub mod tls;
 #[cfg(feature = "etcd")]
 mod transport;
@@ -73,6 +75,8 @@ mod transport;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "client")]
+pub use client::{Client, ClientBuilder, PushMessage};
 pub use codec::{Codec, Payload};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{MAX_ID_LEN, ObjectKey, validate_id};

@@ -269,7 +269,8 @@ impl NodeBuilder {
         let database = self.database.open().await?;
         #[cfg(feature = "gate")]
         let (gate, gate_only) = (
-            self.gate.map(|gate| gate.with_default_rate_limits(&self.security.rate_limits)),
+            self.gate
+                .map(|gate| gate.with_default_rate_limits(&self.security.rate_limits)),
             self.gate_only,
         );
         #[cfg(not(feature = "gate"))]
@@ -511,6 +512,13 @@ impl Node {
     #[cfg(feature = "gate")]
     pub fn gate_grpc_address(&self) -> Option<std::net::SocketAddr> {
         self.gate.as_ref()?.grpc_address
+    }
+
+    /// How many clients are connected to this process's gate, and what happened to the push
+    /// messages for them, if it runs one.
+    #[cfg(feature = "gate")]
+    pub fn gate_stats(&self) -> Option<crate::gate::GateStats> {
+        self.gate.as_ref().map(|gate| gate.core.stats())
     }
 
     /// Where this process's gate serves HTTP, if it runs one.

@@ -45,7 +45,6 @@ pub(crate) struct Clients {
 #[derive(Debug)]
 pub(crate) struct ClientSession {
     pub(crate) client_id: String,
-    pub(crate) identity: Option<String>,
     pub(crate) messages: mpsc::Receiver<Payload>,
     clients: Arc<Clients>,
 }
@@ -78,16 +77,11 @@ impl Clients {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let client_id = format!("{}/{:016x}{:08x}", self.gate_address, self.salt ^ n, n);
         let (queue, messages) = mpsc::channel(self.queue_len);
-        self.slots.lock().insert(
-            client_id.clone(),
-            Slot {
-                queue,
-                identity: identity.clone(),
-            },
-        );
+        self.slots
+            .lock()
+            .insert(client_id.clone(), Slot { queue, identity });
         ClientSession {
             client_id,
-            identity,
             messages,
             clients: self.clone(),
         }

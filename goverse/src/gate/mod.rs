@@ -7,7 +7,7 @@
 //! server-sent events for pushes) and our JSON-native HTTP API, and relays push messages from
 //! objects to its clients ([`clients`]).
 
-mod any;
+pub(crate) mod any;
 mod auth;
 mod clients;
 #[cfg(test)]
@@ -221,6 +221,33 @@ impl GateCore {
         self.router
             .lifecycle_by_name(type_name, id, crate::routing::Lifecycle::Delete)
             .await
+    }
+}
+
+/// A snapshot of a gate's clients and push counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateStats {
+    /// Clients connected now (gRPC `Register` streams and SSE streams).
+    pub clients: usize,
+    /// Push messages queued for a client.
+    pub pushes_delivered: u64,
+    /// Push messages dropped because the client's queue was full.
+    pub pushes_dropped_full: u64,
+    /// Push messages for clients not connected to this gate.
+    pub pushes_unknown_client: u64,
+}
+
+impl GateCore {
+    /// The gate's clients and push counters now.
+    pub(crate) fn stats(&self) -> GateStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = &self.clients.counters;
+        GateStats {
+            clients: self.clients.len(),
+            pushes_delivered: counters.delivered.load(Relaxed),
+            pushes_dropped_full: counters.dropped_full.load(Relaxed),
+            pushes_unknown_client: counters.unknown_client.load(Relaxed),
+        }
     }
 }
 
