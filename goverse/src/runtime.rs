@@ -387,12 +387,41 @@ async fn start_cluster(
     };
     coordinator.join().await?;
     #[cfg_attr(not(feature = "gate"), allow(unused_mut))]
-    let mut node = Node::running(router, coordinator, Some((advertise, stop)), vec![server]);
+    let service = NodeService {
+        address: advertise,
+        stop,
+        task: server,
+    };
+    let mut node = Node::running(router, coordinator, Some(service), Vec::new());
     #[cfg(feature = "gate")]
     {
         node.gate = gate;
     }
     Ok(node)
+}
+
+/// The node's gRPC service: its address, its stop signal and its task.
+#[derive(Debug)]
+struct NodeService {
+    address: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl NodeService {
+    /// Stops accepting, lets open requests finish (for a few seconds at most) and closes the
+    /// listener, so that the address is free when this returns.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }
 
 /// The gate configuration, where the `gate` feature provides one.
@@ -470,8 +499,8 @@ pub struct ObjectTypeInfo {
 pub struct Node {
     router: Router,
     coordinator: Arc<dyn Coordinator>,
-    /// The node service's address and the signal that stops it (cluster nodes only).
-    service: Option<(String, tokio::sync::oneshot::Sender<()>)>,
+    /// The node service (cluster nodes only).
+    service: Option<NodeService>,
     /// Background tasks that end with the node.
     tasks: Vec<JoinHandle<()>>,
     /// The gate running in this process, if any.
@@ -483,7 +512,7 @@ impl Node {
     fn running(
         router: Router,
         coordinator: Arc<dyn Coordinator>,
-        service: Option<(String, tokio::sync::oneshot::Sender<()>)>,
+        service: Option<NodeService>,
         mut tasks: Vec<JoinHandle<()>>,
     ) -> Node {
         let idle = router.config().idle_timeout;
@@ -529,7 +558,9 @@ impl Node {
 
     /// The address peers reach this node at (cluster nodes only).
     pub fn address(&self) -> Option<&str> {
-        self.service.as_ref().map(|(address, _)| address.as_str())
+        self.service
+            .as_ref()
+            .map(|service| service.address.as_str())
     }
 
     /// The cluster as this node sees it now.
@@ -692,8 +723,8 @@ impl Node {
         }
         self.router.stop_serving().await;
         let left = self.coordinator.leave().await;
-        if let Some((_, stop)) = self.service.take() {
-            let _ = stop.send(());
+        if let Some(service) = self.service.take() {
+            service.stop().await;
         }
         tracing::info!(node = %self.coordinator.node_id(), "node stopped");
         left
