@@ -515,6 +515,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gate_calls_are_client_calls_on_every_hop_and_object_calls_are_internal() {
+        use crate::object::context::{CallChain, Caller};
+        use crate::routing::CallOptions;
+        let client = Caller {
+            client_id: Some("gate/1".into()),
+            identity: Some("alice".into()),
+        };
+        let from_gate = CallOptions {
+            caller: Some(client.clone()),
+            ..CallOptions::default()
+        };
+        assert_eq!(origin_of(&from_gate), Origin::Client);
+        // An object called by a client calls another: the caller travels, but it is internal.
+        let from_object = CallOptions {
+            caller: Some(client),
+            chain: CallChain::default().push(crate::ObjectKey::new("Room", "r".into())),
+            ..CallOptions::default()
+        };
+        assert_eq!(origin_of(&from_object), Origin::Internal);
+        let from_timer = CallOptions {
+            from_timer: true,
+            ..CallOptions::default()
+        };
+        assert_eq!(origin_of(&from_timer), Origin::Internal);
+        assert_eq!(origin_of(&CallOptions::default()), Origin::Internal);
+    }
+
+    #[test]
     fn slashes_alone_are_a_literal() {
         let policy = AccessPolicy::new(&[AccessRule::new("/", Access::Allow)], &[]).unwrap();
         assert_eq!(policy.call_access("/", "x", "m"), Access::Allow);

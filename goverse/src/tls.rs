@@ -90,7 +90,7 @@ fn private_key(pem: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>> {
 }
 
 #[cfg(feature = "gate")]
-#[allow(dead_code)] // for the HTTP gate's TLS listener
+#[cfg_attr(not(test), allow(dead_code))] // for the HTTP gate's TLS listener
 /// The rustls server configuration of `files` (ring provider, TLS 1.2 and 1.3), offering
 /// HTTP/2 and HTTP/1.1 by ALPN.
 pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
@@ -117,7 +117,7 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig
 }
 
 #[cfg(feature = "gate")]
-#[allow(dead_code)] // for the HTTP gate's TLS listener
+#[cfg_attr(not(test), allow(dead_code))] // for the HTTP gate's TLS listener
 /// A TLS acceptor for a listener that serves `files` (the gate's HTTP server wraps each
 /// accepted TCP stream with it).
 pub(crate) fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor> {
@@ -188,5 +188,75 @@ impl NodeTls {
             .as_deref()
             .map(|ca| grpc_client_tls(ca, self.files.as_ref()))
             .transpose()
+    }
+}
+
+#[cfg(all(test, feature = "gate"))]
+mod tests {
+    use super::*;
+
+    /// Writes a self-signed certificate for 127.0.0.1 and its key; returns the files.
+    fn self_signed(dir: &Path) -> TlsFiles {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let files = TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&files.cert_path, cert.pem()).unwrap();
+        std::fs::write(&files.key_path, key.serialize_pem()).unwrap();
+        files
+    }
+
+    #[tokio::test]
+    async fn the_acceptor_completes_a_handshake() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = std::env::temp_dir().join(format!("goverse-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = self_signed(&dir);
+        let acceptor = tls_acceptor(&files).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut stream = acceptor.accept(stream).await.unwrap();
+            stream.write_all(b"hello").await.unwrap();
+            stream.shutdown().await.unwrap();
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in
+            certificates(&std::fs::read(&files.cert_path).unwrap(), &files.cert_path).unwrap()
+        {
+            roots.add(cert).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut stream = connector.connect(name, tcp).await.unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).await.unwrap();
+        assert_eq!(received, "hello");
+        server.await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let missing = TlsFiles::new("/nonexistent/c.pem", "/nonexistent/k.pem");
+        let error = tls_acceptor(&missing).err().unwrap();
+        assert!(error.message().contains("/nonexistent/c.pem"), "{error}");
+        let dir = std::env::temp_dir().join(format!("goverse-tls-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files = self_signed(&dir);
+        std::fs::write(dir.join("bad.pem"), "no key here").unwrap();
+        files.key_path = dir.join("bad.pem");
+        let error = tls_acceptor(&files).err().unwrap();
+        assert!(error.message().contains("bad.pem"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
