@@ -6,8 +6,12 @@
 //! ```
 //!
 //! With `--demo N` the node calls N counters every second and prints which node served each;
-//! stop or start other nodes meanwhile to watch the counters move without errors. Ctrl-C (or
-//! SIGTERM) stops a node gracefully: its objects are deactivated and its shards handed over.
+//! stop or start other nodes meanwhile to watch the counters move without errors. The counters
+//! are saved in the SQLite file named in the YAML file after every call, so they keep counting
+//! wherever they move. Ctrl-C (or SIGTERM) stops a node gracefully: its objects are saved and
+//! deactivated and its shards handed over. The `g1` entry is a gate-only process: outside
+//! clients reach the counters through it (`curl -X POST
+//! http://127.0.0.1:8080/v1/objects/Counter/counter-1/add -d '{"n": 1}'`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,7 +49,7 @@ pub struct Counter {
     value: i64,
 }
 
-#[goverse::object]
+#[goverse::object(persist(every_turn))]
 impl Counter {
     /// Adds `n`; returns the new value and the node that served the call.
     #[method(idempotent)]
@@ -70,16 +74,29 @@ async fn demo_round(node: &Node, counters: usize) {
 #[tokio::main]
 async fn main() -> goverse::Result<()> {
     let args = Args::parse();
-    let node = Node::builder()
-        .config_file(&args.config, &args.node)?
-        .start()
-        .await?;
+    let mut builder = Node::builder().config_file(&args.config, &args.node)?;
+    if !args.etcd.is_empty() {
+        builder = builder.etcd(args.etcd.clone());
+    }
+    if let Some(listen) = args.listen {
+        builder = builder.listen(listen);
+    }
+    if let Some(advertise) = &args.advertise {
+        builder = builder.advertise(advertise);
+    }
+    let node = builder.start().await?;
     node.wait_ready(Duration::from_secs(60)).await?;
     println!(
         "node {} serving at {}",
         node.node_id(),
         node.address().unwrap_or("?")
     );
+    if let Some(http) = node.gate_http_address() {
+        println!("gate: HTTP on {http}, OpenAPI at http://{http}/v1/openapi.json");
+    }
+    if let Some(grpc) = node.gate_grpc_address() {
+        println!("gate: gRPC gate.GateService on {grpc}");
+    }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
