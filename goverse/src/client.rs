@@ -69,6 +69,7 @@ pub struct ClientBuilder {
     call_timeout: Duration,
     backoff_min: Duration,
     backoff_max: Duration,
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientBuilder {
@@ -79,6 +80,7 @@ impl Default for ClientBuilder {
             call_timeout: crate::config::DEFAULT_CALL_TIMEOUT,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            tls_ca: None,
         }
     }
 }
@@ -121,6 +123,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the CA certificate in `path` (PEM) for gates served over TLS (`https://` URLs).
+    pub fn tls_ca(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca = Some(path.into());
+        self
+    }
+
     /// Connects: checks the settings, opens the push stream to the first reachable gate and
     /// waits (up to the call timeout) until the gate has given this client its id.
     pub async fn connect(self) -> Result<Client> {
@@ -139,10 +147,15 @@ impl ClientBuilder {
             })?;
             metadata.insert(key, value);
         }
+        let tls = self
+            .tls_ca
+            .as_deref()
+            .map(|ca| crate::tls::grpc_client_tls(ca, None))
+            .transpose()?;
         let endpoints = self
             .gates
             .iter()
-            .map(|gate| endpoint(gate))
+            .map(|gate| endpoint(gate, tls.clone()))
             .collect::<Result<Vec<_>>>()?;
         let link = GateLink(Arc::new(LinkState {
             clients: endpoints
@@ -296,19 +309,26 @@ impl Drop for Client {
     }
 }
 
-/// `http://host:port` (a bare `host:port` gets `http://`).
-fn endpoint(gate: &str) -> Result<Endpoint> {
-    let url = if gate.contains("://") {
-        gate.to_string()
-    } else {
-        format!("http://{gate}")
+/// `http://host:port` or `https://host:port` (a bare `host:port` gets `http://`, or `https://`
+/// when TLS is configured).
+fn endpoint(gate: &str, tls: Option<tonic::transport::ClientTlsConfig>) -> Result<Endpoint> {
+    let url = match (gate.contains("://"), tls.is_some()) {
+        (true, _) => gate.to_string(),
+        (false, false) => format!("http://{gate}"),
+        (false, true) => format!("https://{gate}"),
     };
-    Ok(Endpoint::from_shared(url)
+    let mut endpoint = Endpoint::from_shared(url)
         .map_err(|e| Error::invalid_argument(format!("bad gate address `{gate}`: {e}")))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5)))
+        .keep_alive_timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| Error::invalid_argument(format!("gate `{gate}` TLS: {e}")))?;
+    }
+    Ok(endpoint)
 }
 
 /// The client's connections to its gates, and the one in use; cheap to clone.

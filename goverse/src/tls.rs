@@ -90,7 +90,6 @@ fn private_key(pem: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>> {
 }
 
 #[cfg(feature = "gate")]
-#[cfg_attr(not(test), allow(dead_code))] // for the HTTP gate's TLS listener
 /// The rustls server configuration of `files` (ring provider, TLS 1.2 and 1.3), offering
 /// HTTP/2 and HTTP/1.1 by ALPN.
 pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
@@ -117,7 +116,6 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig
 }
 
 #[cfg(feature = "gate")]
-#[cfg_attr(not(test), allow(dead_code))] // for the HTTP gate's TLS listener
 /// A TLS acceptor for a listener that serves `files` (the gate's HTTP server wraps each
 /// accepted TCP stream with it).
 pub(crate) fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor> {

@@ -608,3 +608,67 @@ async fn tls_errors_name_the_file() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_serves_grpc_and_http_over_tls() {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let certs = certs();
+    let node = goverse::Node::builder()
+        .gate(goverse::gate::GateConfig {
+            tls: Some(goverse::tls::TlsFiles::new(&certs.cert, &certs.key)),
+            ..goverse::gate::GateConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    // gRPC: the Rust client over TLS, trusting the test CA.
+    let grpc = node.gate_grpc_address().unwrap();
+    let client = goverse::Client::builder()
+        .gate(format!("https://localhost:{}", grpc.port()))
+        .tls_ca(&certs.ca)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        client.object::<Counter>("tls-gate").add(4).await.unwrap(),
+        4
+    );
+    // A client that does not trust the CA cannot connect.
+    let refused = goverse::Client::builder()
+        .gate(format!("http://127.0.0.1:{}", grpc.port()))
+        .call_timeout(Duration::from_secs(2))
+        .connect()
+        .await;
+    assert!(refused.is_err(), "a plain-text client reached a TLS gate");
+
+    // HTTP: one HTTP/1.1 request through a rustls client.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&certs.ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let http = node.gate_http_address().unwrap();
+    let tcp = tokio::net::TcpStream::connect(http).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(
+        b"POST /v1/objects/Counter/tls-gate/add HTTP/1.1\r\nHost: localhost\r\n\
+          Content-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\n{\"n\": 1}",
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("5"), "{response}");
+    node.shutdown().await.unwrap();
+}

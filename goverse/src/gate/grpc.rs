@@ -116,6 +116,7 @@ pub(super) async fn serve(
         ))
     })?;
     let max_body = core.config().max_body_bytes;
+    let core_tls = core.config().tls.clone();
     // The server task owns `running`; when it is aborted, every stream sees the sender gone.
     let (running, stopped) = watch::channel(());
     let service = SizeLimited {
@@ -125,9 +126,15 @@ pub(super) async fn serve(
         max_body,
     };
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(files) = &core_tls {
+        builder = builder
+            .tls_config(crate::tls::grpc_server_tls(files, None)?)
+            .map_err(|e| Error::invalid_argument(format!("gate gRPC TLS: {e}")))?;
+    }
     let task = tokio::spawn(async move {
         let _running = running;
-        if let Err(error) = tonic::transport::Server::builder()
+        if let Err(error) = builder
             .add_service(service)
             .serve_with_incoming(incoming)
             .await

@@ -53,11 +53,19 @@ pub(super) async fn serve(
         ))
     })?;
     let core_heartbeat = core.config().heartbeat;
+    // Read the TLS files now, so that a bad file fails the start, not the first connection.
+    let tls = core
+        .config()
+        .tls
+        .as_ref()
+        .map(crate::tls::tls_acceptor)
+        .transpose()?;
     let app = router(core);
     let task = tokio::spawn(conn::serve(
         listener,
         app,
         conn::Timeouts::for_heartbeat(core_heartbeat),
+        tls,
     ));
     Ok((bound, task))
 }

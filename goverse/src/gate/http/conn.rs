@@ -54,14 +54,44 @@ impl Timeouts {
 }
 
 /// Accepts connections on `listener` and serves `app` on each until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts) {
+pub(super) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, remote, app.clone(), timeouts));
+                    let app = app.clone();
+                    match tls.clone() {
+                        None => {
+                            connections.spawn(serve_connection(stream, remote, app, timeouts));
+                        }
+                        Some(acceptor) => {
+                            connections.spawn(async move {
+                                // The handshake counts against the header-read timeout.
+                                let handshake = tokio::time::timeout(
+                                    timeouts.header_read,
+                                    acceptor.accept(stream),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(stream)) => {
+                                        serve_connection(stream, remote, app, timeouts).await;
+                                    }
+                                    Ok(Err(e)) => {
+                                        tracing::debug!("TLS handshake from {remote} failed: {e}");
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!("TLS handshake from {remote} timed out");
+                                    }
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -74,12 +104,10 @@ pub(super) async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    remote: SocketAddr,
-    app: Router,
-    timeouts: Timeouts,
-) {
+async fn serve_connection<S>(stream: S, remote: SocketAddr, app: Router, timeouts: Timeouts)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
         request.extensions_mut().insert(ConnectInfo(remote));
         let mut app = app.clone();
@@ -218,7 +246,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let app = Router::new().route("/", axum::routing::get(|| async { "ok" }));
-        (address, tokio::spawn(serve(listener, app, timeouts)))
+        (address, tokio::spawn(serve(listener, app, timeouts, None)))
     }
 
     /// Reads until the server closes the connection; what it sent.
