@@ -2,12 +2,14 @@
 //! the table shows both and their ratio.
 //!
 //! Run with `cargo run --release -p goverse-bench` (add `-- --quick` for a short smoke run,
-//! `-- --local` for the scenarios that need no service). The cluster scenarios start their own etcd
-//! (Debian's `etcd-server` must be installed; `./scripts/test` installs it), the persistence
-//! scenarios their own PostgreSQL server (`initdb` must be installed).
+//! `-- --local` for the scenarios that need no service, the gate's among them). The cluster
+//! scenarios start their own etcd (Debian's `etcd-server` must be installed; `./scripts/test`
+//! installs it), the persistence scenarios their own PostgreSQL server (`initdb` must be
+//! installed).
 
 mod alloc_counter;
 mod cluster;
+mod gate;
 mod local;
 mod persistence;
 
@@ -75,6 +77,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let mut rows = runtime.block_on(local::run(scale));
+    rows.extend(runtime.block_on(gate::run(scale)));
     if !local_only {
         rows.extend(runtime.block_on(cluster::run(scale)));
         rows.extend(runtime.block_on(persistence::run(scale)));

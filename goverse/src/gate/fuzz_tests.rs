@@ -457,7 +457,7 @@ fn anys_round_trip_through_payloads() {
 /// refuses them or they map to a payload and back.
 #[test]
 fn random_bytes_as_an_any() {
-    let mut rng = Rng::new(0x0052_4157_414e_59);
+    let mut rng = Rng::new(0x0052_4157_414e_5900);
     for case in 0..CASES {
         let bytes = if rng.chance(2) {
             rng.bytes()
@@ -489,7 +489,7 @@ fn random_bytes_as_an_any() {
 /// it arrives nested inside named arguments), and its exact round trips.
 #[test]
 fn proto_serde_forms() {
-    let mut rng = Rng::new(0x5345_5244_45);
+    let mut rng = Rng::new(0x0053_4552_4445);
     for case in 0..CASES {
         let greet = Proto(rng.greet());
         let json = serde_json::to_vec(&greet).unwrap();
