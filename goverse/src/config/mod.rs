@@ -7,9 +7,7 @@ use crate::sharding::DEFAULT_SHARD_COUNT;
 pub mod file;
 
 pub use crate::security::SecuritySettings;
-pub use file::{
-    ClusterFile, ClusterSection, DatabaseSection, NodeEntry, NodeSettings, TlsEntry,
-};
+pub use file::{ClusterFile, ClusterSection, DatabaseSection, NodeEntry, NodeSettings, TlsEntry};
 
 /// Default time a call may take, queueing included, unless the caller says otherwise.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
