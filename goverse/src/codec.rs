@@ -117,7 +117,9 @@ impl Payload {
     /// from a `google.protobuf.Empty`).
     pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
         let decoded = match self.codec {
-            Codec::MsgPack => rmp_serde::from_slice(&self.bytes).map_err(|e| e.to_string()),
+            Codec::MsgPack => {
+                T::deserialize(&mut msgpack_reader(&self.bytes)).map_err(|e| e.to_string())
+            }
             Codec::Json => serde_json::from_slice(&self.bytes).map_err(|e| e.to_string()),
             #[cfg(feature = "proto")]
             Codec::Protobuf => crate::proto::decode(&self.bytes, what).map_err(|e| e.to_string()),
@@ -141,10 +143,9 @@ impl Payload {
         method: &str,
     ) -> Result<A> {
         let decoded = match self.codec {
-            Codec::MsgPack => {
-                let mut de = rmp_serde::Deserializer::from_read_ref(&self.bytes[..]);
-                seed.deserialize(&mut de).map_err(|e| e.to_string())
-            }
+            Codec::MsgPack => seed
+                .deserialize(&mut msgpack_reader(&self.bytes))
+                .map_err(|e| e.to_string()),
             Codec::Json => {
                 let mut de = serde_json::Deserializer::from_slice(&self.bytes);
                 let value = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
@@ -177,6 +178,19 @@ impl Payload {
         }
         Ok(())
     }
+}
+
+/// How deeply MessagePack values may nest (serde_json's limit): deeper input is refused
+/// before the decoder's recursion can exhaust the stack.
+const MSGPACK_MAX_DEPTH: usize = 128;
+
+/// A MessagePack decoder over `bytes` with the nesting limit.
+fn msgpack_reader(
+    bytes: &[u8],
+) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MSGPACK_MAX_DEPTH);
+    de
 }
 
 /// Encodes a push message: a protobuf message (`Proto<M>`) as its `google.protobuf.Any`, what

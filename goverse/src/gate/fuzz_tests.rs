@@ -28,10 +28,8 @@ use crate::proto::Proto;
 /// Inputs per decoder.
 const CASES: usize = 100_000;
 
-/// The deepest MessagePack nesting the random inputs reach. rmp-serde stops at 1,024 levels,
-/// but decoding a `serde_json::Value` overflows a 2 MiB stack (a tokio worker's, a test
-/// thread's) between 500 and 600 levels in a debug build: see
-/// [`deep_msgpack_is_refused_before_the_stack_overflows`].
+/// The deepest MessagePack nesting the random inputs reach: beyond the decoders' limit of 128
+/// (see [`deep_msgpack_is_refused_before_the_stack_overflows`]).
 const MSGPACK_FUZZ_DEPTH: usize = 250;
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers.
@@ -586,14 +584,12 @@ fn msgpack_nested(depth: usize) -> Vec<u8> {
 /// ~600 levels deep (`type.goverse.dev/msgpack` `Any` whose value is 600 bytes `0x91` and one
 /// `0xc0`) decoded into a `serde_json::Value` argument overflow the stack of the tokio worker
 /// running the turn and abort the whole process (debug build, 2 MiB stacks). rmp-serde's own
-/// limit is 1,024 levels; `Payload::decode` and `decode_args` must lower it (to serde_json's 128,
-/// say) so the answer is an `InvalidArgument` "depth limit exceeded".
+/// limit is 1,024 levels; `Payload::decode` and `decode_args` lower it to serde_json's 128, so
+/// the answer is an `InvalidArgument` "depth limit exceeded".
 ///
-/// Runs the decoding on a thread with a 64 MiB stack so that, until the fix, it fails instead
-/// of aborting the test binary.
+/// Runs the decoding on a thread with a 64 MiB stack so that a regression fails the test
+/// instead of aborting the test binary.
 #[test]
-#[ignore = "codec.rs: MessagePack nesting is limited only by rmp-serde's 1,024 levels; a \
-            serde_json::Value argument overflows a 2 MiB stack at ~600 (see the doc comment)"]
 fn deep_msgpack_is_refused_before_the_stack_overflows() {
     let outcome = std::thread::Builder::new()
         .stack_size(64 << 20)
