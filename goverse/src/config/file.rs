@@ -943,7 +943,7 @@ nodes:
             format!(
                 "cluster file {}, line 2, column 3: unknown key `cluster.shardz` (expected one \
                  of: etcd, prefix, shards, min_quorum, stability_window, lease_ttl, \
-                 call_timeout, idle_timeout)",
+                 call_timeout, idle_timeout, secret, tls_ca)",
                 path.display()
             )
         );
@@ -967,17 +967,17 @@ nodes:
     fn unknown_keys_are_named_by_their_path() {
         assert_eq!(
             parse_error(&format!("{TWO_NODES}bogus: 1\n")),
-            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, database, nodes)"
+            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, database, nodes, access_rules, lifecycle_rules, rate_limits)"
         );
         assert_eq!(
             parse_error("nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    port: 7\n"),
             "cluster file, line 4, column 5: unknown key `nodes[0].port` (expected one of: id, \
-             listen, advertise, gate_grpc, gate_http, gate_only)"
+             listen, advertise, tls, gate_grpc, gate_http, gate_only)"
         );
         assert_eq!(
             parse_error("nodes: [{id: n1, listen: \"127.0.0.1:7001\", x: 1}]\n"),
             "cluster file, line 1, column 44: unknown key `nodes[0].x` (expected one of: id, \
-             listen, advertise, gate_grpc, gate_http, gate_only)"
+             listen, advertise, tls, gate_grpc, gate_http, gate_only)"
         );
     }
 
