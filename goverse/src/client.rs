@@ -214,11 +214,11 @@ impl ClientBuilder {
 ///
 /// ```no_run
 /// # use goverse::prelude::*;
-/// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter { n: i64 }
-/// # #[goverse::object] impl Counter { #[method] async fn add(&mut self, n: i64) -> i64 { self.n += n; self.n } }
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Visits { n: i64 }
+/// # #[goverse::object] impl Visits { #[method] async fn add(&mut self, n: i64) -> i64 { self.n += n; self.n } }
 /// # async fn demo() -> goverse::Result<()> {
 /// let client = goverse::Client::connect("http://127.0.0.1:7000").await?;
-/// let total = client.object::<Counter>("visitors").add(1).await?;
+/// let total = client.object::<Visits>("visitors").add(1).await?;
 /// while let Some(message) = client.next_message().await {
 ///     println!("pushed: {:?}", message.payload());
 /// }
