@@ -395,27 +395,22 @@ impl<T: Object> Activation<T> {
         let mut meta = job.meta.clone();
         meta.deadline = Instant::now() + router.config().call_timeout;
         let (outcome, turn) = self.invoke_reliable(&job, meta, state, router).await;
-        let state_write;
-        let state_json;
-        let write = match T::PERSISTENCE.as_ref() {
-            Some(persistence) if turn != TurnOutcome::Panicked && self.inner.lock().dirty => {
-                state_json = match persistence.encode(state) {
-                    Ok(json) => json,
-                    Err(error) => {
-                        job.finish(Err(error));
-                        return TurnOutcome::Unsaved;
-                    }
-                };
-                state_write = StateWrite {
-                    object_type: T::TYPE_NAME,
-                    object_id: self.key.id(),
-                    state_json: &state_json,
-                    expected_version: self.inner.lock().version,
-                };
-                Some(state_write)
-            }
-            _ => None,
+        // A panicked turn's state is not trusted: the outcome is recorded without it.
+        let unsaved = if turn == TurnOutcome::Panicked {
+            Ok(None)
+        } else {
+            self.unsaved_state(state)
         };
+        let unsaved = match unsaved {
+            Ok(unsaved) => unsaved,
+            Err(error) => {
+                job.finish(Err(error));
+                return TurnOutcome::Unsaved;
+            }
+        };
+        let write = unsaved
+            .as_ref()
+            .map(|(json, version)| self.state_write(json, *version));
         match router
             .store()
             .finish_call(&job.call_id, &outcome, write)
@@ -423,10 +418,7 @@ impl<T: Object> Activation<T> {
         {
             Ok(version) => {
                 if let Some(version) = version {
-                    let mut inner = self.inner.lock();
-                    inner.version = version;
-                    inner.dirty = false;
-                    inner.last_saved = Instant::now();
+                    self.mark_saved(version);
                 }
                 job.finish(Ok(outcome));
                 turn
@@ -516,33 +508,51 @@ impl<T: Object> Activation<T> {
     /// Writes the state if an exclusive turn ran since the last save. The write is conditional
     /// on the version this activation loaded; a conflict means another owner wrote the object.
     async fn save(&self, router: &Router, state: &T) -> Result<()> {
-        let Some(persistence) = T::PERSISTENCE.as_ref() else {
+        let Some((state_json, expected_version)) = self.unsaved_state(state)? else {
             return Ok(());
         };
-        let expected_version = {
-            let inner = self.inner.lock();
-            if !inner.dirty {
-                return Ok(());
-            }
-            inner.version
-        };
-        let state_json = persistence.encode(state)?;
-        let write = StateWrite {
-            object_type: T::TYPE_NAME,
-            object_id: self.key.id(),
-            state_json: &state_json,
-            expected_version,
-        };
+        let write = self.state_write(&state_json, expected_version);
         let version = router
             .store()
             .save(write)
             .await
             .map_err(|error| error.prefixed(format_args!("cannot save {}", self.key)))?;
+        self.mark_saved(version);
+        Ok(())
+    }
+
+    /// The state as JSON with the version it was loaded at, if the type is `persist` and an
+    /// exclusive turn ran since the last save; `None` if there is nothing to write.
+    fn unsaved_state(&self, state: &T) -> Result<Option<(String, i64)>> {
+        let Some(persistence) = T::PERSISTENCE.as_ref() else {
+            return Ok(None);
+        };
+        let expected_version = {
+            let inner = self.inner.lock();
+            if !inner.dirty {
+                return Ok(None);
+            }
+            inner.version
+        };
+        Ok(Some((persistence.encode(state)?, expected_version)))
+    }
+
+    /// The conditional write of `state_json` over `expected_version`.
+    fn state_write<'a>(&'a self, state_json: &'a str, expected_version: i64) -> StateWrite<'a> {
+        StateWrite {
+            object_type: T::TYPE_NAME,
+            object_id: self.key.id(),
+            state_json,
+            expected_version,
+        }
+    }
+
+    /// Records a successful write: the new version, nothing left unsaved.
+    fn mark_saved(&self, version: i64) {
         let mut inner = self.inner.lock();
         inner.version = version;
         inner.dirty = false;
         inner.last_saved = Instant::now();
-        Ok(())
     }
 
     async fn run_exclusive(
