@@ -61,6 +61,19 @@ async fn three_nodes_share_the_shards_and_route_calls() {
     let n2 = start_node(&etcd, &prefix, "n2").await;
     let n3 = start_node(&etcd, &prefix, "n3").await;
     converge(&[&n1, &n2, &n3], 3).await;
+    // Ready means the targets are assigned; the new owners claim their shards right after.
+    wait_until(
+        "every shard is owned by its target",
+        Duration::from_secs(30),
+        || {
+            let view = n1.cluster_view();
+            (0..SHARDS).all(|shard| {
+                view.owners.owner(shard).is_some()
+                    && view.owners.owner(shard) == view.targets.owner(shard)
+            })
+        },
+    )
+    .await;
 
     let view = n1.cluster_view();
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
