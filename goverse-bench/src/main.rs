@@ -2,7 +2,8 @@
 //! the table shows both and their ratio.
 //!
 //! Run with `cargo run --release -p goverse-bench` (add `-- --quick` for a short smoke run,
-//! `-- --local` for the scenarios that need no service, the gate's among them). The cluster
+//! `-- --local` for the scenarios that need no service, the gate's among them, `-- --only
+//! <group>` for one group of `local`, `gate`, `cluster`, `persistence`). The cluster
 //! scenarios start their own etcd (Debian's `etcd-server` must be installed; `./scripts/test`
 //! installs it), the persistence scenarios their own PostgreSQL server (`initdb` must be
 //! installed).
@@ -55,6 +56,23 @@ fn main() {
     }
     let quick = args.iter().any(|arg| arg == "--quick");
     let local_only = args.iter().any(|arg| arg == "--local");
+    let only = match args.iter().position(|arg| arg == "--only") {
+        Some(at) => match args.get(at + 1).map(String::as_str) {
+            Some(group @ ("local" | "gate" | "cluster" | "persistence")) => Some(group),
+            other => {
+                eprintln!(
+                    "--only takes one of local, gate, cluster, persistence (got {})",
+                    other.unwrap_or("nothing")
+                );
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
+    let runs = |group: &str| match only {
+        Some(only) => only == group,
+        None => !local_only || matches!(group, "local" | "gate"),
+    };
     let scale = if quick {
         Scale {
             latency_calls: 5_000,
@@ -76,10 +94,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut rows = runtime.block_on(local::run(scale));
-    rows.extend(runtime.block_on(gate::run(scale)));
-    if !local_only {
+    let mut rows = Vec::new();
+    if runs("local") {
+        rows.extend(runtime.block_on(local::run(scale)));
+    }
+    if runs("gate") {
+        rows.extend(runtime.block_on(gate::run(scale)));
+    }
+    if runs("cluster") {
         rows.extend(runtime.block_on(cluster::run(scale)));
+    }
+    if runs("persistence") {
         rows.extend(runtime.block_on(persistence::run(scale)));
     }
     println!("{}", table(&rows));
