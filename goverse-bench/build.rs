@@ -3,6 +3,9 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(["echo.proto"], ["proto"])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // The payload is `Bytes`, as in goverse's own node protocol and the benchmark object.
+    tonic_prost_build::configure()
+        .bytes(".bench.v1.EchoMessage.payload")
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let descriptors = protox::compile(["goverse/v1/node.proto"], ["proto"])?;
         tonic_prost_build::configure()
+            // Payload bytes are shared with the call, not copied, on both sides.
+            .bytes(".goverse.v1.Payload.data")
             .build_client(true)
             .build_server(true)
             .compile_fds(descriptors)?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::future::join_all;
 use goverse::prelude::*;
 use goverse_tests::Placed;
@@ -36,9 +37,10 @@ pub(crate) struct Echoer {
 
 #[goverse::object]
 impl Echoer {
-    /// Returns `data` unchanged.
+    /// Returns `data` unchanged. Binary data as `Bytes` travels as one MessagePack `bin` (a
+    /// `Vec<u8>` would be an array of numbers, one per byte).
     #[method]
-    pub(crate) async fn echo(&mut self, data: Vec<u8>) -> Vec<u8> {
+    pub(crate) async fn echo(&mut self, data: Bytes) -> Bytes {
         self.calls += 1;
         data
     }
@@ -126,7 +128,7 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
         .await
         .expect("baseline connects");
     let bare = EchoClient::new(channel);
-    let data = vec![7u8; PAYLOAD];
+    let data = Bytes::from(vec![7u8; PAYLOAD]);
 
     let remote = n1.object::<Echoer>(&id_owned_by(&n1, "n2", "echo").await);
     let calls = scale.latency_calls / 10;

@@ -340,7 +340,7 @@ async fn grpc_calls(node: &Node, scale: Scale) -> Vec<Row> {
         assert_eq!(call_object(&mut grpc, "grpc-0").await, expected);
         bare.clone()
             .echo(EchoMessage {
-                payload: vec![7; PAYLOAD],
+                payload: vec![7; PAYLOAD].into(),
             })
             .await
             .expect("bare echo");
@@ -355,7 +355,7 @@ async fn grpc_calls(node: &Node, scale: Scale) -> Vec<Row> {
     for _ in 0..calls {
         bare.clone()
             .echo(EchoMessage {
-                payload: vec![7; PAYLOAD],
+                payload: vec![7; PAYLOAD].into(),
             })
             .await
             .expect("bare echo");
@@ -383,7 +383,7 @@ async fn grpc_calls(node: &Node, scale: Scale) -> Vec<Row> {
         tokio::spawn(async move {
             for _ in 0..per_caller {
                 bare.echo(EchoMessage {
-                    payload: vec![7; PAYLOAD],
+                    payload: vec![7; PAYLOAD].into(),
                 })
                 .await
                 .expect("bare echo");

@@ -187,6 +187,53 @@ async fn call_cycles_are_detected_across_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_callers_deadline_reaches_the_serving_node() {
+    let etcd = Etcd::start_async().await;
+    let prefix = prefix("deadline");
+    let n1 = start_node(&etcd, &prefix, "n1").await;
+    let n2 = start_node(&etcd, &prefix, "n2").await;
+    converge(&[&n1, &n2], 2).await;
+    let on_n2 = (0..1000)
+        .map(|i| format!("deadline-{i}"))
+        .find(|id| {
+            let view = n1.cluster_view();
+            view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some("n2")
+        })
+        .expect("n2 owns a shard");
+    let counter = n1.object::<Counter>(&on_n2);
+    // Both nodes default to 20 s; the turn on n2 sees the caller's 3 s.
+    let remaining = counter
+        .with_timeout(Duration::from_secs(3))
+        .remaining_ms()
+        .await
+        .unwrap();
+    assert!((1_000..=3_000).contains(&remaining), "{remaining} ms left");
+    // A turn past the caller's deadline is stopped on n2 too: the object is free at once for
+    // the next call instead of sleeping on for a minute.
+    let hurried = counter.with_timeout(Duration::from_millis(200));
+    assert_eq!(
+        hurried.slow_add(1, 60_000).await.unwrap_err().kind(),
+        ErrorKind::Timeout
+    );
+    let began = tokio::time::Instant::now();
+    assert_eq!(
+        counter
+            .with_timeout(Duration::from_secs(10))
+            .add(1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_with_another_shard_count_refuses_to_join() {
     let etcd = Etcd::start_async().await;
     let prefix = prefix("shard-count");

@@ -65,11 +65,15 @@ impl PeerPool {
     }
 }
 
+fn deadline_passed(address: &str) -> Error {
+    Error::timeout(format!("node {address} did not answer before the deadline"))
+}
+
 /// A transport failure: the peer could not be reached or the call broke; `Timeout` when the
 /// deadline passed.
 fn status_error(address: &str, status: &tonic::Status) -> Error {
     if status.code() == tonic::Code::DeadlineExceeded {
-        return Error::timeout(format!("node {address} did not answer before the deadline"));
+        return deadline_passed(address);
     }
     if status.code() == tonic::Code::Unauthenticated {
         return Error::new(
@@ -84,13 +88,17 @@ fn status_error(address: &str, status: &tonic::Status) -> Error {
     )
 }
 
+/// The time left until `deadline`, at least a millisecond (a request always gets a chance).
+fn time_left(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1))
+}
+
+/// A request that carries `deadline` as its gRPC timeout.
 fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.set_timeout(
-        deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1)),
-    );
+    request.set_timeout(time_left(deadline));
     request
 }
 
@@ -121,13 +129,18 @@ impl PeerPool {
                     .collect(),
                 caller: call.caller.as_ref().map(caller_to_wire),
                 reliable_call_id: call_id.map(|id| id.to_string()),
+                timeout_micros: u64::try_from(time_left(call.deadline).as_micros())
+                    .unwrap_or(u64::MAX),
             };
-            match client.call(request(message, call.deadline)).await {
-                Ok(reply) => reply
+            // The deadline travels in the message; the wait for the answer is bounded here.
+            let reply = tokio::time::timeout_at(call.deadline, client.call(message)).await;
+            match reply {
+                Ok(Ok(reply)) => reply
                     .into_inner()
                     .outcome
                     .ok_or_else(|| Error::internal(format!("node {address} sent an empty reply"))),
-                Err(status) => Err(status_error(&address, &status)),
+                Ok(Err(status)) => Err(status_error(&address, &status)),
+                Err(_) => Err(deadline_passed(&address)),
             }
         })
     }

@@ -39,7 +39,7 @@ impl From<Payload> for proto::Payload {
     fn from(payload: Payload) -> Self {
         proto::Payload {
             codec: payload.codec.name().to_string(),
-            data: payload.bytes.to_vec(),
+            data: payload.bytes,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::proto::node_service_server::{NodeService, NodeServiceServer};
 use super::proto::{
     self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest,
 };
-use super::{caller_from_wire, grpc_timeout, payload_from_wire, shared_id};
+use super::{caller_from_wire, payload_from_wire, shared_id};
 use crate::error::Result;
 use crate::routing::{IncomingCall, Lifecycle, Router};
 
@@ -22,9 +22,13 @@ struct NodeServer {
 }
 
 impl NodeServer {
-    /// The deadline the caller set (gRPC timeout header), or the node's default.
-    fn deadline<T>(&self, request: &Request<T>) -> Instant {
-        let timeout = grpc_timeout(request.metadata()).unwrap_or(self.router.config().call_timeout);
+    /// The deadline `timeout` from now (zero: the node's default call timeout), at most a day.
+    fn deadline_in(&self, timeout: Duration) -> Instant {
+        let timeout = if timeout.is_zero() {
+            self.router.config().call_timeout
+        } else {
+            timeout
+        };
         Instant::now() + timeout.min(Duration::from_secs(24 * 3600))
     }
 }
@@ -44,8 +48,8 @@ impl NodeServer {
 #[tonic::async_trait]
 impl NodeService for NodeServer {
     async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
-        let deadline = self.deadline(&request);
         let request = request.into_inner();
+        let deadline = self.deadline_in(Duration::from_micros(request.timeout_micros));
         let reliable_call_id = request.reliable_call_id;
         let outcome = match payload_from_wire(request.args) {
             Ok(args) => {
