@@ -422,7 +422,7 @@ impl GateLink {
 }
 
 impl Peers for GateLink {
-    fn call(&self, _address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
+    fn call(&self, _address: String, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
         let (gate, mut client) = self.current();
         let request = any_from_payload(&call.args).map(|any| {
             self.request(
@@ -450,7 +450,7 @@ impl Peers for GateLink {
 
     fn reliable(
         &self,
-        _address: &str,
+        _address: String,
         call: OutgoingCall,
         call_id: Arc<str>,
     ) -> BoxFuture<'static, Result<CallOutcome>> {

@@ -116,18 +116,29 @@ impl Payload {
     /// A [`Codec::Protobuf`] payload decodes only into a [`Proto<M>`](crate::Proto) (or `()`,
     /// from a `google.protobuf.Empty`).
     pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        self.decode_described(what)
+    }
+
+    /// [`Payload::decode`] with a description that is only written out when needed (on the
+    /// call path, `format_args!` instead of a `String` per call).
+    pub(crate) fn decode_described<T: DeserializeOwned>(
+        &self,
+        what: impl std::fmt::Display,
+    ) -> Result<T> {
         let decoded = match self.codec {
             Codec::MsgPack => {
                 T::deserialize(&mut msgpack_reader(&self.bytes)).map_err(|e| e.to_string())
             }
             Codec::Json => serde_json::from_slice(&self.bytes).map_err(|e| e.to_string()),
             #[cfg(feature = "proto")]
-            Codec::Protobuf => crate::proto::decode(&self.bytes, what).map_err(|e| e.to_string()),
+            Codec::Protobuf => {
+                crate::proto::decode(&self.bytes, &what.to_string()).map_err(|e| e.to_string())
+            }
         };
         decoded.map_err(|e| self.decode_error(what, e))
     }
 
-    fn decode_error(&self, what: &str, error: String) -> Error {
+    fn decode_error(&self, what: impl std::fmt::Display, error: String) -> Error {
         Error::invalid_argument(format!(
             "cannot decode {what} from {}: {error}",
             self.codec.label()
@@ -157,7 +168,9 @@ impl Payload {
                     .map_err(|e| e.to_string())
             }
         };
-        decoded.map_err(|e| self.decode_error(&format!("the arguments of {type_name}.{method}"), e))
+        decoded.map_err(|e| {
+            self.decode_error(format_args!("the arguments of {type_name}.{method}"), e)
+        })
     }
 
     /// Checks, before method `method` of `type_name` runs, that its result type `O` can be

@@ -56,35 +56,35 @@ pub(crate) trait ObjectType: Send + Sync {
     /// When the type's state is saved; `None` if it is not `persist`.
     fn save_policy(&self) -> Option<SavePolicy>;
     /// Runs an encoded call; the result comes back in the arguments' codec.
-    fn call(
+    fn call<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         method: &str,
         args: Payload,
         options: CallOptions,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<Payload>>;
+    ) -> BoxFuture<'a, Result<Payload>>;
     /// Runs a reliable call with encoded (named) arguments.
     #[allow(clippy::too_many_arguments)]
-    fn call_reliable(
+    fn call_reliable<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         method: &str,
         call_id: Arc<str>,
         args: Payload,
         options: CallOptions,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<CallOutcome>>;
+    ) -> BoxFuture<'a, Result<CallOutcome>>;
     /// Creates or deletes an object.
-    fn lifecycle(
+    fn lifecycle<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         op: Lifecycle,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<()>>;
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 /// The dispatch-table entry of `method`, or a `NotFound` error listing the type's methods.
@@ -117,16 +117,15 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         T::save_policy()
     }
 
-    fn call(
+    fn call<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         method: &str,
         args: Payload,
         options: CallOptions,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<Payload>> {
-        let router = router.clone();
+    ) -> BoxFuture<'a, Result<Payload>> {
         let entry = find_method::<T>(method);
         Box::pin(async move {
             router
@@ -135,17 +134,16 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         })
     }
 
-    fn call_reliable(
+    fn call_reliable<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         method: &str,
         call_id: Arc<str>,
         args: Payload,
         options: CallOptions,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<CallOutcome>> {
-        let router = router.clone();
+    ) -> BoxFuture<'a, Result<CallOutcome>> {
         let entry = find_method::<T>(method);
         Box::pin(async move {
             router
@@ -154,14 +152,13 @@ impl<T: Object> ObjectType for TypedObjectType<T> {
         })
     }
 
-    fn lifecycle(
+    fn lifecycle<'a>(
         &self,
-        router: &Router,
+        router: &'a Router,
         id: Arc<str>,
         op: Lifecycle,
         delivery: Delivery,
-    ) -> BoxFuture<'static, Result<()>> {
-        let router = router.clone();
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move { router.lifecycle::<T>(id, op, delivery).await })
     }
 }

@@ -161,10 +161,10 @@ impl<M: Method> Attempt for TypedAttempt<M> {
             Err(error) => return Step::Done(Err(error)),
         };
         match peers
-            .call(&address, outgoing(&self.key, M::NAME, payload, &self.meta))
+            .call(address, outgoing(&self.key, M::NAME, payload, &self.meta))
             .await
         {
-            Ok(result) => Step::Done(result.decode::<M::Output>(&format!(
+            Ok(result) => Step::Done(result.decode_described::<M::Output>(format_args!(
                 "the result of {}.{}",
                 self.key.type_name(),
                 M::NAME
@@ -250,7 +250,7 @@ impl<T: Object> Attempt for EncodedAttempt<T> {
             self.args.clone(),
             &self.meta,
         );
-        match peers.call(&address, call).await {
+        match peers.call(address, call).await {
             Ok(result) => Step::Done(Ok(result)),
             Err(error) => remote_failure(error, self.entry.info().idempotent),
         }

@@ -64,13 +64,13 @@ pub(crate) struct OutgoingCall {
 /// The other nodes, as the router sees them.
 pub(crate) trait Peers: Send + Sync + std::fmt::Debug {
     /// Runs a call on the node at `address`.
-    fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
+    fn call(&self, address: String, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>>;
     /// Drops the connections to nodes whose address is not in `live`.
     fn retain(&self, live: &[String]);
     /// Runs a reliable call on the node at `address`.
     fn reliable(
         &self,
-        address: &str,
+        address: String,
         call: OutgoingCall,
         call_id: Arc<str>,
     ) -> BoxFuture<'static, Result<CallOutcome>>;
@@ -557,7 +557,7 @@ impl Router {
         args: Payload,
         options: CallOptions,
     ) -> Result<Payload> {
-        let object_type = self.inner.registry.get(type_name)?.clone();
+        let object_type = self.inner.registry.get(type_name)?;
         object_type
             .call(self, Arc::from(id), method, args, options, Delivery::Routed)
             .await
@@ -584,7 +584,7 @@ impl Router {
         id: &str,
         op: Lifecycle,
     ) -> Result<()> {
-        let object_type = self.inner.registry.get(type_name)?.clone();
+        let object_type = self.inner.registry.get(type_name)?;
         object_type
             .lifecycle(self, Arc::from(id), op, Delivery::Routed)
             .await

@@ -59,7 +59,7 @@ impl<T: Object> Attempt for ReliableAttempt<T> {
     ) -> Step<CallOutcome> {
         let args = Payload::new(Codec::Json, self.args_json.as_bytes().to_vec());
         let call = outgoing(&self.key, self.entry.info().name, args, &self.meta);
-        match peers.reliable(&address, call, self.call_id.clone()).await {
+        match peers.reliable(address, call, self.call_id.clone()).await {
             Ok(outcome) => Step::Done(Ok(outcome)),
             // Repeating a reliable call is always safe: its id makes it run at most once.
             Err(error) if error.is_moved() || error.is_unreachable() => {
@@ -206,7 +206,7 @@ impl Router {
         options: CallOptions,
         delivery: Delivery,
     ) -> Result<CallOutcome> {
-        let object_type = self.registry().get(type_name)?.clone();
+        let object_type = self.registry().get(type_name)?;
         object_type
             .call_reliable(
                 self,

@@ -66,7 +66,7 @@ impl Router {
 
     /// Serves a call that arrived from a peer.
     pub(crate) async fn serve_incoming(&self, mut call: IncomingCall) -> Result<Payload> {
-        let object_type = self.inner.registry.get(&call.type_name)?.clone();
+        let object_type = self.inner.registry.get(&call.type_name)?;
         let options = call.options(self);
         object_type
             .call(
@@ -87,7 +87,7 @@ impl Router {
         id: Arc<str>,
         op: Lifecycle,
     ) -> Result<()> {
-        let object_type = self.inner.registry.get(type_name)?.clone();
+        let object_type = self.inner.registry.get(type_name)?;
         object_type.lifecycle(self, id, op, Delivery::Here).await
     }
 }

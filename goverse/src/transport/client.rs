@@ -106,13 +106,12 @@ impl PeerPool {
     /// Sends a call (reliable when `call_id` is given) and returns the reply's outcome.
     fn send(
         &self,
-        address: &str,
+        address: String,
         call: OutgoingCall,
         call_id: Option<Arc<str>>,
-    ) -> BoxFuture<'static, Result<proto::call_reply::Outcome>> {
-        let client = self.client(address);
-        let address = address.to_string();
-        Box::pin(async move {
+    ) -> impl Future<Output = Result<proto::call_reply::Outcome>> + Send + 'static {
+        let client = self.client(&address);
+        async move {
             let mut client = client?;
             let message = CallRequest {
                 r#type: call.type_name.to_string(),
@@ -142,7 +141,7 @@ impl PeerPool {
                 Ok(Err(status)) => Err(status_error(&address, &status)),
                 Err(_) => Err(deadline_passed(&address)),
             }
-        })
+        }
     }
 }
 
@@ -153,7 +152,7 @@ impl Peers for PeerPool {
             .retain(|address, _| live.contains(address));
     }
 
-    fn call(&self, address: &str, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
+    fn call(&self, address: String, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
         let sent = self.send(address, call, None);
         Box::pin(async move {
             match sent.await? {
@@ -168,7 +167,7 @@ impl Peers for PeerPool {
 
     fn reliable(
         &self,
-        address: &str,
+        address: String,
         call: OutgoingCall,
         call_id: Arc<str>,
     ) -> BoxFuture<'static, Result<CallOutcome>> {
