@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::time::Instant;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::proto::node_service_client::NodeServiceClient;
@@ -19,8 +18,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::persistence::CallOutcome;
 use crate::routing::{Lifecycle, OutgoingCall, Peers, PushReport};
 
-/// A client of one peer, signing every request with the cluster secret.
-type PeerClient = NodeServiceClient<InterceptedService<Channel, Signer>>;
+/// A client of one peer (its requests are signed by the pool's [`Signer`]).
+type PeerClient = NodeServiceClient<Channel>;
 
 /// One client per peer address; channels connect on first use and reconnect by themselves.
 #[derive(Debug)]
@@ -58,8 +57,7 @@ impl PeerPool {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5));
-        let client =
-            NodeServiceClient::with_interceptor(endpoint.connect_lazy(), self.signer.clone());
+        let client = NodeServiceClient::new(endpoint.connect_lazy());
         clients.insert(address.to_string(), client.clone());
         Ok(client)
     }
@@ -95,11 +93,13 @@ fn time_left(deadline: Instant) -> Duration {
         .max(Duration::from_millis(1))
 }
 
-/// A request that carries `deadline` as its gRPC timeout.
-fn request<T>(message: T, deadline: Instant) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(time_left(deadline));
-    request
+impl PeerPool {
+    /// A signed request that carries `deadline` as its gRPC timeout.
+    fn request<T>(&self, message: T, deadline: Instant) -> Result<tonic::Request<T>> {
+        let mut request = self.signer.request(message)?;
+        request.set_timeout(time_left(deadline));
+        Ok(request)
+    }
 }
 
 impl PeerPool {
@@ -111,28 +111,29 @@ impl PeerPool {
         call_id: Option<Arc<str>>,
     ) -> impl Future<Output = Result<proto::call_reply::Outcome>> + Send + 'static {
         let client = self.client(&address);
+        let deadline = call.deadline;
+        let message = CallRequest {
+            r#type: call.type_name.to_string(),
+            id: call.id.to_string(),
+            method: call.method,
+            args: Some(call.args.into()),
+            chain: call
+                .chain
+                .into_iter()
+                .map(|(type_name, id)| proto::ChainEntry {
+                    r#type: type_name,
+                    id,
+                })
+                .collect(),
+            caller: call.caller.as_ref().map(caller_to_wire),
+            reliable_call_id: call_id.map(|id| id.to_string()),
+            timeout_micros: u64::try_from(time_left(deadline).as_micros()).unwrap_or(u64::MAX),
+        };
+        // The deadline travels in the message; the wait for the answer is bounded here.
+        let request = self.signer.request(message);
         async move {
             let mut client = client?;
-            let message = CallRequest {
-                r#type: call.type_name.to_string(),
-                id: call.id.to_string(),
-                method: call.method,
-                args: Some(call.args.into()),
-                chain: call
-                    .chain
-                    .into_iter()
-                    .map(|(type_name, id)| proto::ChainEntry {
-                        r#type: type_name,
-                        id,
-                    })
-                    .collect(),
-                caller: call.caller.as_ref().map(caller_to_wire),
-                reliable_call_id: call_id.map(|id| id.to_string()),
-                timeout_micros: u64::try_from(time_left(call.deadline).as_micros())
-                    .unwrap_or(u64::MAX),
-            };
-            // The deadline travels in the message; the wait for the answer is bounded here.
-            let reply = tokio::time::timeout_at(call.deadline, client.call(message)).await;
+            let reply = tokio::time::timeout_at(deadline, client.call(request?)).await;
             match reply {
                 Ok(Ok(reply)) => reply
                     .into_inner()
@@ -193,14 +194,17 @@ impl Peers for PeerPool {
     ) -> BoxFuture<'static, Result<PushReport>> {
         let client = self.client(address);
         let address = address.to_string();
-        let message = proto::PushRequest {
-            client_ids,
-            message: Some(message.into()),
-            broadcast,
-        };
+        let request = self.request(
+            proto::PushRequest {
+                client_ids,
+                message: Some(message.into()),
+                broadcast,
+            },
+            deadline,
+        );
         Box::pin(async move {
             let mut client = client?;
-            match client.push(request(message, deadline)).await {
+            match client.push(request?).await {
                 Ok(reply) => {
                     let reply = reply.into_inner();
                     if let Some(error) = reply.error {
@@ -227,15 +231,19 @@ impl Peers for PeerPool {
     ) -> BoxFuture<'static, Result<()>> {
         let client = self.client(address);
         let address = address.to_string();
-        let message = ObjectRequest {
-            r#type: type_name.to_string(),
-            id: id.to_string(),
-        };
+        let request = self.request(
+            ObjectRequest {
+                r#type: type_name.to_string(),
+                id: id.to_string(),
+            },
+            deadline,
+        );
         Box::pin(async move {
             let mut client = client?;
+            let request = request?;
             let reply = match op {
-                Lifecycle::Create => client.create(request(message, deadline)).await,
-                Lifecycle::Delete => client.delete(request(message, deadline)).await,
+                Lifecycle::Create => client.create(request).await,
+                Lifecycle::Delete => client.delete(request).await,
             };
             match reply {
                 Ok(reply) => match reply.into_inner().error {

@@ -11,6 +11,7 @@ use super::proto::node_service_server::{NodeService, NodeServiceServer};
 use super::proto::{
     self, CallReply, CallRequest, NodeStatus, ObjectRequest, OutcomeReply, StatusRequest,
 };
+use super::security::SecretCheck;
 use super::{caller_from_wire, payload_from_wire, shared_id};
 use crate::error::Result;
 use crate::routing::{IncomingCall, Lifecycle, Router};
@@ -19,6 +20,8 @@ use crate::routing::{IncomingCall, Lifecycle, Router};
 #[derive(Debug)]
 struct NodeServer {
     router: Router,
+    /// Checks the cluster-secret proof of every request before anything else.
+    check: SecretCheck,
 }
 
 impl NodeServer {
@@ -48,6 +51,7 @@ impl NodeServer {
 #[tonic::async_trait]
 impl NodeService for NodeServer {
     async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
+        self.check.verify(request.metadata())?;
         let request = request.into_inner();
         let deadline = self.deadline_in(Duration::from_micros(request.timeout_micros));
         let reliable_call_id = request.reliable_call_id;
@@ -88,6 +92,7 @@ impl NodeService for NodeServer {
         &self,
         request: Request<ObjectRequest>,
     ) -> Result<Response<OutcomeReply>, Status> {
+        self.check.verify(request.metadata())?;
         Ok(Response::new(
             self.lifecycle(request, Lifecycle::Create).await,
         ))
@@ -97,6 +102,7 @@ impl NodeService for NodeServer {
         &self,
         request: Request<ObjectRequest>,
     ) -> Result<Response<OutcomeReply>, Status> {
+        self.check.verify(request.metadata())?;
         Ok(Response::new(
             self.lifecycle(request, Lifecycle::Delete).await,
         ))
@@ -106,6 +112,7 @@ impl NodeService for NodeServer {
         &self,
         request: Request<proto::PushRequest>,
     ) -> Result<Response<proto::PushReply>, Status> {
+        self.check.verify(request.metadata())?;
         let request = request.into_inner();
         let reply = match (self.router.push_sink(), payload_from_wire(request.message)) {
             (None, _) => proto::PushReply {
@@ -141,8 +148,9 @@ impl NodeService for NodeServer {
 
     async fn status(
         &self,
-        _request: Request<StatusRequest>,
+        request: Request<StatusRequest>,
     ) -> Result<Response<NodeStatus>, Status> {
+        self.check.verify(request.metadata())?;
         Ok(Response::new(NodeStatus {
             node_id: self.router.config().node_id.clone(),
             objects: self.router.activations().len() as u64,
@@ -166,7 +174,10 @@ pub(crate) fn serve(
             crate::Error::invalid_argument(format!("the node service's TLS settings: {e}"))
         })?;
     }
-    let service = NodeServiceServer::with_interceptor(NodeServer { router }, security.checker());
+    let service = NodeServiceServer::new(NodeServer {
+        router,
+        check: security.checker(),
+    });
     let server = builder.add_service(service);
     Ok(async move {
         server
