@@ -28,6 +28,8 @@ use echo::echo_server::{Echo, EchoServer};
 const PAYLOAD: usize = 64;
 const SHARDS: u32 = 256;
 const CALLERS: usize = 64;
+/// Alternating goverse/baseline rounds of the cross-node scenarios.
+const ROUNDS: usize = 3;
 
 /// The benchmark object for cross-node calls: echoes its argument.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -71,6 +73,12 @@ async fn node(etcd: &Etcd, prefix: &str, id: &str) -> Node {
         .await
         .expect("node ready");
     node
+}
+
+/// The middle value of `values` (of an odd count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// An id whose shard `owner` serves, once `from` sees `owner` serving shards.
@@ -131,7 +139,7 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
     let data = Bytes::from(vec![7u8; PAYLOAD]);
 
     let remote = n1.object::<Echoer>(&id_owned_by(&n1, "n2", "echo").await);
-    let calls = scale.latency_calls / 10;
+    let calls = scale.latency_calls / 10 / ROUNDS;
     for _ in 0..200 {
         remote.echo(data.clone()).await.unwrap();
         bare.clone()
@@ -141,57 +149,73 @@ async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
             .await
             .unwrap();
     }
-    let started = Instant::now();
-    for _ in 0..calls {
-        remote.echo(data.clone()).await.unwrap();
-    }
-    let goverse_latency = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
-    let started = Instant::now();
-    for _ in 0..calls {
-        bare.clone()
-            .echo(EchoMessage {
-                payload: data.clone(),
-            })
-            .await
-            .unwrap();
-    }
-    let baseline_latency = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
-
-    let total = scale.throughput_calls / 10;
-    let per_caller = total / CALLERS;
     let mut targets = Vec::new();
     for i in 0..CALLERS {
         targets.push(n1.object::<Echoer>(&id_owned_by(&n1, "n2", &format!("echo-{i}")).await));
     }
     let targets: Arc<Vec<EchoerProxy>> = Arc::new(targets);
-    let started = Instant::now();
-    join_all((0..CALLERS).map(|caller| {
-        let targets = targets.clone();
-        let data = data.clone();
-        tokio::spawn(async move {
-            for _ in 0..per_caller {
-                targets[caller].echo(data.clone()).await.unwrap();
-            }
-        })
-    }))
-    .await;
-    let goverse_throughput = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    join_all((0..CALLERS).map(|_| {
-        let mut bare = bare.clone();
-        let data = data.clone();
-        tokio::spawn(async move {
-            for _ in 0..per_caller {
-                bare.echo(EchoMessage {
+    let per_caller = scale.throughput_calls / 10 / ROUNDS / CALLERS;
+
+    // Rounds alternate goverse and baseline, so that a change in the machine's load during the
+    // run weighs on both; each row shows the median round.
+    let mut latency = (Vec::new(), Vec::new());
+    let mut throughput = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        for _ in 0..calls {
+            remote.echo(data.clone()).await.unwrap();
+        }
+        latency
+            .0
+            .push(started.elapsed().as_secs_f64() * 1e6 / calls as f64);
+        let started = Instant::now();
+        for _ in 0..calls {
+            bare.clone()
+                .echo(EchoMessage {
                     payload: data.clone(),
                 })
                 .await
                 .unwrap();
-            }
-        })
-    }))
-    .await;
-    let baseline_throughput = (per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64();
+        }
+        latency
+            .1
+            .push(started.elapsed().as_secs_f64() * 1e6 / calls as f64);
+
+        let started = Instant::now();
+        join_all((0..CALLERS).map(|caller| {
+            let targets = targets.clone();
+            let data = data.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    targets[caller].echo(data.clone()).await.unwrap();
+                }
+            })
+        }))
+        .await;
+        throughput
+            .0
+            .push((per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        join_all((0..CALLERS).map(|_| {
+            let mut bare = bare.clone();
+            let data = data.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    bare.echo(EchoMessage {
+                        payload: data.clone(),
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        }))
+        .await;
+        throughput
+            .1
+            .push((per_caller * CALLERS) as f64 / started.elapsed().as_secs_f64());
+    }
+    let (goverse_latency, baseline_latency) = (median(latency.0), median(latency.1));
+    let (goverse_throughput, baseline_throughput) = (median(throughput.0), median(throughput.1));
     n1.shutdown().await.unwrap();
     n2.shutdown().await.unwrap();
     vec![
