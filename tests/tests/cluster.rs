@@ -147,28 +147,31 @@ async fn three_nodes_share_the_shards_and_route_calls() {
     }
 }
 
+/// Two nodes `n1` and `n2` of one cluster, both ready.
+async fn two_nodes(etcd: &Etcd, test: &str) -> (Node, Node) {
+    let prefix = prefix(test);
+    let n1 = start_node(etcd, &prefix, "n1").await;
+    let n2 = start_node(etcd, &prefix, "n2").await;
+    converge(&[&n1, &n2], 2).await;
+    (n1, n2)
+}
+
+/// The first id `<prefix>-<i>` whose shard `owner` serves, as `from` sees the cluster.
+fn id_on(from: &Node, owner: &str, prefix: &str) -> String {
+    let view = from.cluster_view();
+    (0..1000)
+        .map(|i| format!("{prefix}-{i}"))
+        .find(|id| view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some(owner))
+        .unwrap_or_else(|| panic!("node {owner} serves none of the first 1000 {prefix} ids"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn call_cycles_are_detected_across_nodes() {
     let etcd = Etcd::start_async().await;
-    let prefix = prefix("cycles");
-    let n1 = start_node(&etcd, &prefix, "n1").await;
-    let n2 = start_node(&etcd, &prefix, "n2").await;
-    converge(&[&n1, &n2], 2).await;
-    // Find two relays on different nodes.
-    let owner = |id: &str| {
-        let view = n1.cluster_view();
-        view.owners
-            .owner(goverse::sharding::shard_of(id, SHARDS))
-            .map(str::to_string)
-    };
-    let a = (0..100)
-        .map(|i| format!("relay-{i}"))
-        .find(|id| owner(id).as_deref() == Some("n1"))
-        .unwrap();
-    let b = (0..100)
-        .map(|i| format!("relay-{i}"))
-        .find(|id| owner(id).as_deref() == Some("n2"))
-        .unwrap();
+    let (n1, n2) = two_nodes(&etcd, "cycles").await;
+    // Two relays on different nodes.
+    let a = id_on(&n1, "n1", "relay");
+    let b = id_on(&n1, "n2", "relay");
     let relay = n1.object::<Relay>(&a);
     assert_eq!(
         relay.forward(vec![b.clone()]).await.unwrap(),
@@ -189,18 +192,8 @@ async fn call_cycles_are_detected_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_callers_deadline_reaches_the_serving_node() {
     let etcd = Etcd::start_async().await;
-    let prefix = prefix("deadline");
-    let n1 = start_node(&etcd, &prefix, "n1").await;
-    let n2 = start_node(&etcd, &prefix, "n2").await;
-    converge(&[&n1, &n2], 2).await;
-    let on_n2 = (0..1000)
-        .map(|i| format!("deadline-{i}"))
-        .find(|id| {
-            let view = n1.cluster_view();
-            view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some("n2")
-        })
-        .expect("n2 owns a shard");
-    let counter = n1.object::<Counter>(&on_n2);
+    let (n1, n2) = two_nodes(&etcd, "deadline").await;
+    let counter = n1.object::<Counter>(&id_on(&n1, "n2", "deadline"));
     // Both nodes default to 20 s; the turn on n2 sees the caller's 3 s.
     let remaining = counter
         .with_timeout(Duration::from_secs(3))
