@@ -1,9 +1,9 @@
 //! The node-to-node transport: one tonic gRPC service (`goverse.v1.NodeService`), its server
 //! and a pool of clients that follows cluster membership.
 //!
-//! Payloads keep their codec tag; errors keep their kind, code and message; the caller's
-//! deadline travels as the gRPC timeout header; the call chain and the caller travel in the
-//! request.
+//! Payloads keep their codec tag; errors keep their kind, code and message; a call carries the
+//! caller's remaining time (`timeout_micros`), its call chain and its caller in the request
+//! itself (creates, deletes and pushes carry their deadline as the gRPC timeout).
 
 mod client;
 mod security;
