@@ -11,18 +11,10 @@ use goverse::prelude::*;
 use goverse_tests::Placed;
 use goverse_tests::harness::{Etcd, Process};
 use serde::{Deserialize, Serialize};
-use tonic::{Request, Response, Status};
 
 use crate::{Row, Scale};
 
-#[allow(missing_docs, unreachable_pub, clippy::all)]
-mod echo {
-    tonic::include_proto!("bench.v1");
-}
-
-use echo::EchoMessage;
-use echo::echo_client::EchoClient;
-use echo::echo_server::{Echo, EchoServer};
+use crate::tonic_echo::{self, EchoMessage};
 
 /// Bytes carried by every cross-node call in both directions.
 const PAYLOAD: usize = 64;
@@ -45,16 +37,6 @@ impl Echoer {
     pub(crate) async fn echo(&mut self, data: Bytes) -> Bytes {
         self.calls += 1;
         data
-    }
-}
-
-#[derive(Debug, Default)]
-struct BareEcho;
-
-#[tonic::async_trait]
-impl Echo for BareEcho {
-    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
-        Ok(Response::new(request.into_inner()))
     }
 }
 
@@ -117,25 +99,7 @@ pub(crate) async fn run(scale: Scale) -> Vec<Row> {
 async fn cross_node(etcd: &Etcd, scale: Scale) -> Vec<Row> {
     let n1 = node(etcd, "/bench/cross", "n1").await;
     let n2 = node(etcd, "/bench/cross", "n2").await;
-    let baseline_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let baseline_address = baseline_listener.local_addr().expect("address");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(EchoServer::new(BareEcho))
-            .serve_with_incoming(
-                tonic::transport::server::TcpIncoming::from(baseline_listener)
-                    .with_nodelay(Some(true)),
-            ),
-    );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{baseline_address}"))
-        .expect("endpoint")
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .expect("baseline connects");
-    let bare = EchoClient::new(channel);
+    let bare = tonic_echo::start().await;
     let data = Bytes::from(vec![7u8; PAYLOAD]);
 
     let remote = n1.object::<Echoer>(&id_owned_by(&n1, "n2", "echo").await);

@@ -22,19 +22,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tonic::codegen::http::uri::PathAndQuery;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 use tonic_prost::ProstCodec;
 
 use crate::{Row, Scale};
 
-#[allow(missing_docs, unreachable_pub, clippy::all)]
-mod echo {
-    tonic::include_proto!("bench.v1");
-}
-
-use echo::EchoMessage;
-use echo::echo_client::EchoClient;
-use echo::echo_server::{Echo, EchoServer};
+use crate::tonic_echo::{self, EchoMessage, channel_to};
 
 /// Bytes carried by every call in both directions (as the cross-node row).
 const PAYLOAD: usize = 64;
@@ -128,16 +121,6 @@ mod wire {
     /// `gate.Empty`.
     #[derive(Clone, PartialEq, prost::Message)]
     pub(crate) struct Empty {}
-}
-
-#[derive(Debug, Default)]
-struct BareEcho;
-
-#[tonic::async_trait]
-impl Echo for BareEcho {
-    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
-        Ok(Response::new(request.into_inner()))
-    }
 }
 
 /// Runs every gate scenario.
@@ -309,29 +292,9 @@ async fn call_object(
     response.into_inner().response.expect("a response").value
 }
 
-async fn channel_to(address: SocketAddr) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .expect("connects")
-}
-
 async fn grpc_calls(node: &Node, scale: Scale) -> Vec<Row> {
     let gate = channel_to(node.gate_grpc_address().expect("gRPC gate")).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let bare_address = listener.local_addr().expect("address");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(EchoServer::new(BareEcho))
-            .serve_with_incoming(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            ),
-    );
-    let bare = EchoClient::new(channel_to(bare_address).await);
+    let bare = tonic_echo::start().await;
     let mut grpc = tonic::client::Grpc::new(gate.clone());
     let expected = prost::Message::encode_to_vec(&Blob {
         payload: vec![7; PAYLOAD],

@@ -13,6 +13,7 @@ mod cluster;
 mod gate;
 mod local;
 mod persistence;
+mod tonic_echo;
 
 use std::fmt::Write as _;
 
