@@ -378,6 +378,17 @@ impl GateLink {
         request
     }
 
+    /// The gate request for `call`: its arguments as an `Any`, put into the message by
+    /// `message` (which adds what the kind of call needs), with the call's deadline.
+    fn object_request<M>(
+        &self,
+        call: &OutgoingCall,
+        message: impl FnOnce(prost_types::Any) -> M,
+    ) -> Result<tonic::Request<M>> {
+        let any = any_from_payload(&call.args)?;
+        Ok(self.request(message(any), call.deadline))
+    }
+
     /// A gRPC status as a goverse error; transport failures switch to the next gate and are
     /// marked unreachable, so the router tries again.
     fn error(&self, gate: usize, status: &tonic::Status) -> Error {
@@ -424,17 +435,12 @@ impl GateLink {
 impl Peers for GateLink {
     fn call(&self, _address: String, call: OutgoingCall) -> BoxFuture<'static, Result<Payload>> {
         let (gate, mut client) = self.current();
-        let request = any_from_payload(&call.args).map(|any| {
-            self.request(
-                CallObjectRequest {
-                    client_id: self.client_id_now(),
-                    r#type: call.type_name.to_string(),
-                    id: call.id.to_string(),
-                    method: call.method.clone(),
-                    request: Some(any),
-                },
-                call.deadline,
-            )
+        let request = self.object_request(&call, |any| CallObjectRequest {
+            client_id: self.client_id_now(),
+            r#type: call.type_name.to_string(),
+            id: call.id.to_string(),
+            method: call.method.clone(),
+            request: Some(any),
         });
         let link = self.clone();
         Box::pin(async move {
@@ -455,17 +461,12 @@ impl Peers for GateLink {
         call_id: Arc<str>,
     ) -> BoxFuture<'static, Result<CallOutcome>> {
         let (gate, mut client) = self.current();
-        let request = any_from_payload(&call.args).map(|any| {
-            self.request(
-                ReliableCallObjectRequest {
-                    call_id: call_id.to_string(),
-                    r#type: call.type_name.to_string(),
-                    id: call.id.to_string(),
-                    method: call.method.clone(),
-                    request: Some(any),
-                },
-                call.deadline,
-            )
+        let request = self.object_request(&call, |any| ReliableCallObjectRequest {
+            call_id: call_id.to_string(),
+            r#type: call.type_name.to_string(),
+            id: call.id.to_string(),
+            method: call.method.clone(),
+            request: Some(any),
         });
         let link = self.clone();
         Box::pin(async move {
