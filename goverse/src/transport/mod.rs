@@ -26,10 +26,32 @@ pub(crate) mod proto {
     tonic::include_proto!("goverse.v1");
 }
 
-fn codec_from_name(name: &str) -> Result<Codec, Error> {
-    Codec::from_name(name).ok_or_else(|| {
+impl From<Codec> for proto::Codec {
+    fn from(codec: Codec) -> Self {
+        match codec {
+            Codec::MsgPack => proto::Codec::Msgpack,
+            Codec::Json => proto::Codec::Json,
+            #[cfg(feature = "proto")]
+            Codec::Protobuf => proto::Codec::Protobuf,
+        }
+    }
+}
+
+/// The codec a payload's tag names, if this build knows it.
+fn codec_from_wire(tag: i32) -> Result<Codec, Error> {
+    let known = match proto::Codec::try_from(tag) {
+        Ok(proto::Codec::Msgpack) => Some(Codec::MsgPack),
+        Ok(proto::Codec::Json) => Some(Codec::Json),
+        #[cfg(feature = "proto")]
+        Ok(proto::Codec::Protobuf) => Some(Codec::Protobuf),
+        _ => None,
+    };
+    known.ok_or_else(|| {
+        let name = proto::Codec::try_from(tag)
+            .map(|codec| codec.as_str_name().to_string())
+            .unwrap_or_else(|_| format!("number {tag}"));
         Error::invalid_argument(format!(
-            "unknown codec `{name}`; expected one of {}",
+            "unknown payload codec {name}; this node knows {}",
             Codec::known_names()
         ))
     })
@@ -38,7 +60,7 @@ fn codec_from_name(name: &str) -> Result<Codec, Error> {
 impl From<Payload> for proto::Payload {
     fn from(payload: Payload) -> Self {
         proto::Payload {
-            codec: payload.codec.name().to_string(),
+            codec: proto::Codec::from(payload.codec).into(),
             data: payload.bytes,
         }
     }
@@ -47,7 +69,7 @@ impl From<Payload> for proto::Payload {
 fn payload_from_wire(payload: Option<proto::Payload>) -> Result<Payload, Error> {
     let payload =
         payload.ok_or_else(|| Error::invalid_argument("the request carries no payload"))?;
-    Ok(Payload::new(codec_from_name(&payload.codec)?, payload.data))
+    Ok(Payload::new(codec_from_wire(payload.codec)?, payload.data))
 }
 
 impl From<&CallOutcome> for proto::ReliableOutcome {
@@ -182,6 +204,21 @@ mod tests {
         assert_eq!(parse_grpc_timeout("7u"), Some(Duration::from_micros(7)));
         assert_eq!(parse_grpc_timeout(""), None);
         assert_eq!(parse_grpc_timeout("12x"), None);
+    }
+
+    #[test]
+    fn payload_codecs_survive_the_wire_and_unknown_tags_are_named() {
+        for codec in [Codec::MsgPack, Codec::Json] {
+            let payload = Payload::new(codec, bytes::Bytes::from_static(b"x"));
+            let back = payload_from_wire(Some(payload.clone().into())).unwrap();
+            assert_eq!(back.codec, codec);
+        }
+        let unknown = proto::Payload {
+            codec: 77,
+            data: bytes::Bytes::new(),
+        };
+        let error = payload_from_wire(Some(unknown)).unwrap_err();
+        assert!(error.message().contains("number 77"), "{error}");
     }
 
     #[test]
