@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use etcd_client::{
@@ -95,6 +95,9 @@ struct Mirror {
     loaded: bool,
     /// When the set of live nodes last changed.
     membership_since: Instant,
+    /// Bumped by every change that can move shard targets (membership, shard entries, a reload),
+    /// so the leader recomputes targets only when something changed.
+    generation: u64,
 }
 
 struct Inner {
@@ -108,6 +111,8 @@ struct Inner {
     /// The lease this node's registration is on (0 while it has none).
     lease: AtomicI64,
     fenced: AtomicBool,
+    /// The mirror generation the leader last assigned targets for (see `Mirror::generation`).
+    assigned_generation: AtomicU64,
     view: watch::Sender<Arc<ClusterView>>,
     /// Wakes the leader loop when the mirror changes.
     changed: Notify,
@@ -193,9 +198,11 @@ impl EtcdCoordinator {
                     leader: None,
                     loaded: false,
                     membership_since: Instant::now(),
+                    generation: 0,
                 }),
                 lease: AtomicI64::new(0),
                 fenced: AtomicBool::new(false),
+                assigned_generation: AtomicU64::new(u64::MAX),
                 view: watch::Sender::new(Arc::new(empty)),
                 changed: Notify::new(),
                 tasks: Mutex::new(Vec::new()),
@@ -321,6 +328,7 @@ impl Inner {
                 self.apply_put(&mut mirror, kv);
             }
             mirror.loaded = true;
+            mirror.generation += 1;
             if mirror.nodes.keys().ne(before.iter()) {
                 mirror.membership_since = Instant::now();
             }
@@ -342,6 +350,7 @@ impl Inner {
                     .is_none()
             {
                 mirror.membership_since = Instant::now();
+                mirror.generation += 1;
             }
         } else if let Some(id) = rest.strip_prefix("gates/") {
             if let Ok(info) = serde_json::from_slice::<NodeInfo>(kv.value()) {
@@ -353,6 +362,7 @@ impl Inner {
                 serde_json::from_slice::<ShardEntry>(kv.value()),
             ) {
                 mirror.shards.insert(shard, (entry, kv.mod_revision()));
+                mirror.generation += 1;
             }
         } else if rest == "leader"
             && let Ok(id) = kv.value_str()
@@ -369,12 +379,15 @@ impl Inner {
         if let Some(id) = rest.strip_prefix("nodes/") {
             if mirror.nodes.remove(id).is_some() {
                 mirror.membership_since = Instant::now();
+                mirror.generation += 1;
             }
         } else if let Some(id) = rest.strip_prefix("gates/") {
             mirror.gates.remove(id);
         } else if let Some(shard) = rest.strip_prefix("shards/") {
-            if let Ok(shard) = shard.parse::<ShardId>() {
-                mirror.shards.remove(&shard);
+            if let Ok(shard) = shard.parse::<ShardId>()
+                && mirror.shards.remove(&shard).is_some()
+            {
+                mirror.generation += 1;
             }
         } else if rest == "leader" {
             mirror.leader = None;
@@ -619,10 +632,14 @@ impl Inner {
     }
 
     /// Moves shard targets toward a balanced assignment over the live nodes, once membership
-    /// has been stable for the window and the quorum is met.
+    /// has been stable for the window and the quorum is met. Does nothing when neither
+    /// membership nor the shard map changed since the last complete assignment.
     async fn assign_targets(&self) -> Result<()> {
-        let writes = {
+        let (generation, writes) = {
             let mirror = self.mirror.lock();
+            if mirror.generation == self.assigned_generation.load(Ordering::Acquire) {
+                return Ok(());
+            }
             if !mirror.loaded
                 || mirror.nodes.len() < self.settings.min_quorum
                 || mirror.membership_since.elapsed() < self.settings.stability_window
@@ -639,21 +656,29 @@ impl Inner {
             let desired = rebalance(&current, &live);
             let mut writes = Vec::new();
             for shard in 0..self.shard_count {
-                let (entry, revision) = mirror.shards.get(&shard).cloned().unwrap_or_default();
-                let target = desired.owner(shard).map(str::to_string);
-                let keep = entry.pinned
-                    && entry
-                        .target
-                        .as_ref()
-                        .is_some_and(|t| mirror.nodes.contains_key(t));
-                if keep || (entry.target == target && mirror.shards.contains_key(&shard)) {
-                    continue;
+                let stored = mirror.shards.get(&shard);
+                let target = desired.owner(shard);
+                if let Some((entry, _)) = stored {
+                    let keep = entry.pinned
+                        && entry
+                            .target
+                            .as_ref()
+                            .is_some_and(|t| mirror.nodes.contains_key(t));
+                    if keep || entry.target.as_deref() == target {
+                        continue;
+                    }
                 }
+                let (entry, revision) = stored.cloned().unwrap_or_default();
+                let target = target.map(str::to_string);
                 writes.push((shard, ShardEntry { target, ..entry }, revision));
             }
-            writes
+            (mirror.generation, writes)
         };
-        self.write_entries(writes, "assigning shard targets").await
+        self.write_entries(writes, "assigning shard targets")
+            .await?;
+        self.assigned_generation
+            .store(generation, Ordering::Release);
+        Ok(())
     }
 
     /// Writes shard entries, each conditional on the mod revision it was read at.
