@@ -30,6 +30,9 @@ pub enum Codec {
     Protobuf,
 }
 
+/// The buffer an encoding starts with: room for typical arguments and results.
+const INITIAL_ENCODE_CAPACITY: usize = 128;
+
 /// Every codec this build knows.
 const CODECS: &[Codec] = &[
     Codec::MsgPack,
@@ -75,14 +78,16 @@ impl Codec {
     /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) error that names the
     /// type.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Payload> {
-        let bytes = match self {
-            Codec::MsgPack => rmp_serde::to_vec_named(value)
+        // Most values are small: one allocation up front instead of a doubling series.
+        let mut bytes = Vec::with_capacity(INITIAL_ENCODE_CAPACITY);
+        match self {
+            Codec::MsgPack => rmp_serde::encode::write_named(&mut bytes, value)
                 .map_err(|e| Error::internal(format!("cannot encode as MessagePack: {e}")))?,
-            Codec::Json => serde_json::to_vec(value)
+            Codec::Json => serde_json::to_writer(&mut bytes, value)
                 .map_err(|e| Error::internal(format!("cannot encode as JSON: {e}")))?,
             #[cfg(feature = "proto")]
-            Codec::Protobuf => crate::proto::encode(value).map_err(Error::invalid_argument)?,
-        };
+            Codec::Protobuf => bytes = crate::proto::encode(value).map_err(Error::invalid_argument)?,
+        }
         Ok(Payload {
             codec: self,
             bytes: Bytes::from(bytes),
