@@ -86,7 +86,9 @@ impl Codec {
             Codec::Json => serde_json::to_writer(&mut bytes, value)
                 .map_err(|e| Error::internal(format!("cannot encode as JSON: {e}")))?,
             #[cfg(feature = "proto")]
-            Codec::Protobuf => bytes = crate::proto::encode(value).map_err(Error::invalid_argument)?,
+            Codec::Protobuf => {
+                bytes = crate::proto::encode(value).map_err(Error::invalid_argument)?
+            }
         }
         Ok(Payload {
             codec: self,

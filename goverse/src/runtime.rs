@@ -225,11 +225,12 @@ impl NodeBuilder {
         if settings.gate_grpc.is_some() || settings.gate_http.is_some() {
             #[cfg(feature = "gate")]
             {
-                self.gate = Some(crate::gate::GateConfig {
-                    grpc_listen: settings.gate_grpc,
-                    http_listen: settings.gate_http,
-                    ..crate::gate::GateConfig::default()
-                });
+                self.gate = Some(crate::gate::GateConfig::from_file(
+                    settings.gate_grpc,
+                    settings.gate_http,
+                    settings.gate_tls,
+                    &settings.gate,
+                ));
                 self.gate_only = settings.gate_only;
             }
             #[cfg(not(feature = "gate"))]

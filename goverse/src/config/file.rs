@@ -83,6 +83,113 @@ pub struct ClusterFile {
     /// Rate limits of the gates (see [`crate::limits`]).
     #[serde(default, deserialize_with = "null_as_default")]
     pub rate_limits: Vec<crate::limits::RateLimit>,
+    /// Settings of every gate in the file: queues, limits and who the clients are.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub gate: GateSection,
+}
+
+/// The `gate` section: what every gate process (or node with a gate) of the file uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateSection {
+    /// Push messages queued per client before new ones are dropped (and counted).
+    pub client_queue: usize,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How often an SSE stream sends a `heartbeat` event.
+    #[serde(deserialize_with = "human_duration")]
+    pub heartbeat: Duration,
+    /// Refuse clients that no token or key identifies.
+    pub require_authentication: bool,
+    /// Bearer tokens (`Authorization: Bearer <token>`) and the identity each stands for.
+    pub bearer_tokens: Vec<Credential>,
+    /// API keys (`X-API-Key: <key>`) and the identity each stands for.
+    pub api_keys: Vec<Credential>,
+}
+
+/// One token or key of the `gate` section and the identity a client presenting it gets.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// The secret the client presents.
+    pub secret: String,
+    /// Who the client is then (what `Context::caller()` reports).
+    pub identity: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("secret", &"<redacted>")
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+impl Default for GateSection {
+    fn default() -> Self {
+        GateSection {
+            client_queue: crate::config::DEFAULT_CLIENT_QUEUE,
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY,
+            heartbeat: crate::config::DEFAULT_HEARTBEAT,
+            require_authentication: false,
+            bearer_tokens: Vec::new(),
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+impl GateSection {
+    /// Checks the sizes and the credentials (non-empty, no secret listed twice).
+    fn validate(&self) -> Result<(), Problem> {
+        for (key, value) in [
+            ("client_queue", self.client_queue),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(Problem::new(
+                    format!("gate.{key}"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        if self.heartbeat.is_zero() {
+            return Err(Problem::new("gate.heartbeat", "must be greater than 0"));
+        }
+        for (list, credentials) in [
+            ("bearer_tokens", &self.bearer_tokens),
+            ("api_keys", &self.api_keys),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            for (index, credential) in credentials.iter().enumerate() {
+                for (field, value) in [
+                    ("secret", &credential.secret),
+                    ("identity", &credential.identity),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(Problem::new(
+                            format!("gate.{list}[{index}].{field}"),
+                            "must not be empty",
+                        ));
+                    }
+                }
+                if !seen.insert(credential.secret.as_str()) {
+                    return Err(Problem::new(
+                        format!("gate.{list}[{index}].secret"),
+                        "the same secret is listed twice",
+                    ));
+                }
+            }
+        }
+        if self.require_authentication && self.bearer_tokens.is_empty() && self.api_keys.is_empty()
+        {
+            return Err(Problem::new(
+                "gate.require_authentication",
+                "no client could connect: list `bearer_tokens` or `api_keys`",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The `database` section: where every node keeps persistent state and reliable calls.
@@ -203,6 +310,10 @@ pub struct NodeEntry {
     /// Where this process's gate serves HTTP (GoVerse's API, SSE, the JSON API).
     #[serde(default, deserialize_with = "optional_socket_address")]
     pub gate_http: Option<SocketAddr>,
+    /// The gate's certificate and key (`{cert: path, key: path}`): both gate listeners serve
+    /// TLS.
+    #[serde(default)]
+    pub gate_tls: Option<TlsEntry>,
     /// A gate-only process: it hosts no objects, only routes for its gate's clients.
     #[serde(default)]
     pub gate_only: bool,
@@ -227,6 +338,10 @@ pub struct NodeSettings {
     pub gate_http: Option<SocketAddr>,
     /// Whether this is a gate-only process.
     pub gate_only: bool,
+    /// The gate's TLS certificate and key, if its listeners serve TLS.
+    pub gate_tls: Option<crate::tls::TlsFiles>,
+    /// The file's `gate` section.
+    pub gate: GateSection,
     /// This node's id.
     pub node_id: String,
     /// Socket address this node listens on.
@@ -294,6 +409,11 @@ impl ClusterFile {
             gate_grpc: entry.gate_grpc,
             gate_http: entry.gate_http,
             gate_only: entry.gate_only,
+            gate_tls: entry
+                .gate_tls
+                .as_ref()
+                .map(|tls| crate::tls::TlsFiles::new(&tls.cert, &tls.key)),
+            gate: self.gate.clone(),
             node_id: entry.id.clone(),
             listen: entry.listen,
             advertise: entry
@@ -343,6 +463,7 @@ impl ClusterFile {
     fn validate(&self) -> Result<(), Problem> {
         self.cluster.validate()?;
         self.database.validate()?;
+        self.gate.validate()?;
         self.validate_security()?;
         let mut first_index_of_id: HashMap<&str, usize> = HashMap::new();
         for (index, node) in self.nodes.iter().enumerate() {
@@ -449,6 +570,12 @@ impl NodeEntry {
                     "`{}` may only contain ASCII letters, digits, `-`, `_` and `.`",
                     self.id
                 ),
+            ));
+        }
+        if self.gate_tls.is_some() && self.gate_grpc.is_none() && self.gate_http.is_none() {
+            return Err(Problem::new(
+                format!("nodes[{index}].gate_tls"),
+                "this entry runs no gate: set `gate_grpc` or `gate_http`",
             ));
         }
         if self.gate_only && self.gate_grpc.is_none() && self.gate_http.is_none() {
@@ -964,20 +1091,78 @@ nodes:
     }
 
     #[test]
+    fn the_gate_section_configures_every_gate() {
+        let file = ClusterFile::parse(
+            "gate:\n  client_queue: 8\n  max_body_bytes: 1024\n  heartbeat: 2s\n  \
+             require_authentication: true\n  api_keys:\n    - {secret: k1, identity: svc}\n  \
+             bearer_tokens:\n    - {secret: t1, identity: alice}\n\
+             nodes:\n  - id: g1\n    listen: 127.0.0.1:7009\n    gate_http: 127.0.0.1:8080\n    \
+             gate_tls: {cert: /etc/g.pem, key: /etc/g.key}\n",
+        )
+        .unwrap();
+        let g1 = file.node("g1").unwrap();
+        assert_eq!(g1.gate.client_queue, 8);
+        assert_eq!(g1.gate.max_body_bytes, 1024);
+        assert_eq!(g1.gate.heartbeat, Duration::from_secs(2));
+        assert!(g1.gate.require_authentication);
+        assert_eq!(g1.gate.api_keys[0].identity, "svc");
+        assert_eq!(g1.gate.bearer_tokens[0].identity, "alice");
+        assert!(g1.gate_tls.is_some());
+        assert!(
+            !format!("{:?}", g1.gate).contains("k1"),
+            "secrets stay out of Debug"
+        );
+        // Defaults when the section is absent.
+        let n1 = ClusterFile::parse(TWO_NODES).unwrap().node("n1").unwrap();
+        assert_eq!(n1.gate.client_queue, crate::config::DEFAULT_CLIENT_QUEUE);
+        assert!(!n1.gate.require_authentication);
+    }
+
+    #[test]
+    fn bad_gate_settings_name_the_key() {
+        let nodes =
+            "nodes:\n  - id: g1\n    listen: 127.0.0.1:7009\n    gate_http: 127.0.0.1:8080\n";
+        for (gate, key) in [
+            ("gate:\n  client_queue: 0\n", "gate.client_queue"),
+            ("gate:\n  heartbeat: 0s\n", "gate.heartbeat"),
+            (
+                "gate:\n  require_authentication: true\n",
+                "gate.require_authentication",
+            ),
+            (
+                "gate:\n  api_keys: [{secret: \"\", identity: a}]\n",
+                "gate.api_keys[0].secret",
+            ),
+            (
+                "gate:\n  bearer_tokens: [{secret: t, identity: a}, {secret: t, identity: b}]\n",
+                "gate.bearer_tokens[1].secret",
+            ),
+            ("gate:\n  colour: blue\n", "gate.colour"),
+        ] {
+            let message = parse_error(&format!("{gate}{nodes}"));
+            assert!(message.contains(key), "{key}: {message}");
+        }
+        let message = parse_error(
+            "nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    gate_tls: {cert: a, key: b}\n",
+        );
+        assert!(message.contains("nodes[0].gate_tls"), "{message}");
+    }
+
+    #[test]
     fn unknown_keys_are_named_by_their_path() {
         assert_eq!(
             parse_error(&format!("{TWO_NODES}bogus: 1\n")),
-            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, database, nodes, access_rules, lifecycle_rules, rate_limits)"
+            "cluster file, line 6, column 1: unknown key `bogus` (expected one of: cluster, database, nodes, access_rules, lifecycle_rules, rate_limits, gate)"
         );
         assert_eq!(
             parse_error("nodes:\n  - id: n1\n    listen: 127.0.0.1:7001\n    port: 7\n"),
             "cluster file, line 4, column 5: unknown key `nodes[0].port` (expected one of: id, \
-             listen, advertise, tls, gate_grpc, gate_http, gate_only)"
+             listen, advertise, tls, gate_grpc, gate_http, gate_tls, gate_only)"
         );
         assert_eq!(
             parse_error("nodes: [{id: n1, listen: \"127.0.0.1:7001\", x: 1}]\n"),
             "cluster file, line 1, column 44: unknown key `nodes[0].x` (expected one of: id, \
-             listen, advertise, tls, gate_grpc, gate_http, gate_only)"
+             listen, advertise, tls, gate_grpc, gate_http, gate_tls, gate_only)"
         );
     }
 

@@ -7,7 +7,10 @@ use crate::sharding::DEFAULT_SHARD_COUNT;
 pub mod file;
 
 pub use crate::security::SecuritySettings;
-pub use file::{ClusterFile, ClusterSection, DatabaseSection, NodeEntry, NodeSettings, TlsEntry};
+pub use file::{
+    ClusterFile, ClusterSection, Credential, DatabaseSection, GateSection, NodeEntry, NodeSettings,
+    TlsEntry,
+};
 
 /// Default time a call may take, queueing included, unless the caller says otherwise.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,6 +20,15 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Default longest time a changed `persist` object goes unsaved (policy `Periodic(None)`).
 pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Default number of push messages a gate queues per client before new ones are dropped.
+pub const DEFAULT_CLIENT_QUEUE: usize = 256;
+
+/// Default largest request body a gate accepts (4 MiB).
+pub const DEFAULT_MAX_BODY: usize = 4 << 20;
+
+/// Default interval of a gate's SSE `heartbeat` events.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// The settings one node runs with. Built by [`NodeBuilder`](crate::NodeBuilder).
 #[derive(Debug, Clone)]

@@ -41,11 +41,7 @@ pub use auth::{
 pub use clients::PushCounters;
 pub(crate) use clients::{ClientSession, Clients};
 
-/// Default number of push messages queued per client before new ones are dropped.
-pub const DEFAULT_CLIENT_QUEUE: usize = 256;
-
-/// Default largest request body accepted (4 MiB).
-pub const DEFAULT_MAX_BODY: usize = 4 << 20;
+pub use crate::config::{DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY};
 
 /// How a gate listens and what it allows.
 #[derive(Debug, Clone)]
@@ -74,6 +70,46 @@ pub struct GateConfig {
 }
 
 impl GateConfig {
+    /// The gate a cluster file describes: its listeners and TLS from the node's entry, the
+    /// rest from the file's `gate` section (bearer tokens and API keys become the
+    /// authenticator).
+    pub fn from_file(
+        grpc_listen: Option<SocketAddr>,
+        http_listen: Option<SocketAddr>,
+        tls: Option<crate::tls::TlsFiles>,
+        section: &crate::config::GateSection,
+    ) -> GateConfig {
+        let pairs = |credentials: &[crate::config::Credential]| {
+            credentials
+                .iter()
+                .map(|c| (c.secret.clone(), c.identity.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
+        if !section.bearer_tokens.is_empty() {
+            authenticators.push(Arc::new(BearerTokens::new(pairs(&section.bearer_tokens))));
+        }
+        if !section.api_keys.is_empty() {
+            authenticators.push(Arc::new(ApiKeys::new(pairs(&section.api_keys))));
+        }
+        let authenticator: Option<Arc<dyn Authenticator>> = match authenticators.len() {
+            0 => None,
+            1 => authenticators.pop(),
+            _ => Some(Arc::new(FirstOf(authenticators))),
+        };
+        GateConfig {
+            grpc_listen,
+            http_listen,
+            client_queue: section.client_queue,
+            max_body_bytes: section.max_body_bytes,
+            heartbeat: section.heartbeat,
+            authenticator,
+            require_authentication: section.require_authentication,
+            tls,
+            ..GateConfig::default()
+        }
+    }
+
     /// The same configuration with `limits` when it sets none of its own.
     pub(crate) fn with_default_rate_limits(mut self, limits: &[crate::limits::RateLimit]) -> Self {
         if self.rate_limits.is_empty() {
@@ -90,7 +126,7 @@ impl Default for GateConfig {
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_body_bytes: DEFAULT_MAX_BODY,
-            heartbeat: Duration::from_secs(30),
+            heartbeat: DEFAULT_HEARTBEAT,
             authenticator: None,
             require_authentication: false,
             rate_limits: Vec::new(),
