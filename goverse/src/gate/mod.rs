@@ -129,12 +129,14 @@ impl GateCore {
         &self.router
     }
 
-    /// The options of a call for `caller`, due by `deadline` at the latest (the node's default
-    /// call timeout applies when it is sooner or `deadline` is `None`).
+    /// The options of a call for `caller` (a client, anonymous when `None`), due by `deadline`
+    /// at the latest (the node's default call timeout applies when it is sooner or `deadline`
+    /// is `None`).
     fn options(caller: Option<Caller>, deadline: Option<Instant>) -> CallOptions {
         CallOptions {
             caller,
             deadline,
+            from_client: true,
             ..CallOptions::default()
         }
     }
