@@ -47,6 +47,9 @@ pub const DEFAULT_CLIENT_QUEUE: usize = 256;
 /// Default largest request body accepted (4 MiB).
 pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 
+/// Default time an HTTP request body has to arrive in full (30 s).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How a gate listens and what it allows.
 #[derive(Debug, Clone)]
 pub struct GateConfig {
@@ -59,6 +62,9 @@ pub struct GateConfig {
     pub client_queue: usize,
     /// The largest request body accepted; larger ones are refused with 413 / `RESOURCE_EXHAUSTED`.
     pub max_body_bytes: usize,
+    /// How long an HTTP request body may take to arrive in full, however steadily its bytes
+    /// trickle in; slower ones are refused with 408 (code `BODY_TIMEOUT`).
+    pub body_read_timeout: Duration,
     /// How often an SSE stream sends a `heartbeat` event.
     pub heartbeat: Duration,
     /// Who clients are ([`BearerTokens`], [`ApiKeys`] or your own); `None`: every client is
@@ -90,6 +96,7 @@ impl Default for GateConfig {
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_body_bytes: DEFAULT_MAX_BODY,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             heartbeat: Duration::from_secs(30),
             authenticator: None,
             require_authentication: false,

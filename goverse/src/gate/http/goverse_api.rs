@@ -25,7 +25,7 @@ use prost::Message as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BodyError, Core, identify, json_response, read_body, requested_timeout, within};
+use super::{Core, identify, json_response, read_body, requested_timeout, within};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::gate::any::{any_from_payload, payload_from_any};
@@ -220,23 +220,9 @@ async fn call(
 
 /// The request's `{"request": "<base64 Any>"}` as a payload, or GoVerse's error.
 async fn decode_request(core: &GateCore, request: Request) -> Result<Payload, Failure> {
-    let bytes = match read_body(request.into_body(), core.config().max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(limit)) => {
-            return Err(Failure::refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                format!("the request body is larger than {limit} bytes"),
-            ));
-        }
-        Err(BodyError::Unreadable(e)) => {
-            return Err(Failure::refused(
-                StatusCode::BAD_REQUEST,
-                "INVALID_BODY",
-                format!("cannot read the request body: {e}"),
-            ));
-        }
-    };
+    let bytes = read_body(request.into_body(), core.config())
+        .await
+        .map_err(|e| Failure::refused(e.status(), e.code(), e.to_string()))?;
     let body: CallBody = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::refused(
             StatusCode::BAD_REQUEST,
