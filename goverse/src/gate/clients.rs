@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::codec::Payload;
+use crate::error::{Error, Result};
 use crate::routing::{PushReport, PushSink};
 
 /// Counters of what happened to push messages at this gate.
@@ -71,30 +72,32 @@ impl Clients {
     }
 
     /// A new client id, `<gate address>/<32 hex digits>`: 128 bits from the CSPRNG.
-    fn new_client_id(&self) -> String {
+    fn new_client_id(&self) -> Result<String> {
         let mut unique = [0u8; 16];
-        // The system CSPRNG fails only if the OS cannot provide randomness at all; a gate must
-        // not hand out ids then.
-        self.random
-            .fill(&mut unique)
-            .expect("the operating system's random number generator failed");
+        self.random.fill(&mut unique).map_err(|_| {
+            Error::unavailable(
+                "cannot register the client: the operating system's random number generator \
+                 failed, and a client id must be unguessable",
+            )
+        })?;
         let mut id = String::with_capacity(self.gate_address.len() + 33);
         id.push_str(&self.gate_address);
         id.push('/');
         for byte in unique {
             id.push_str(&format!("{byte:02x}"));
         }
-        id
+        Ok(id)
     }
 
-    /// Registers a new client (bound to `identity`, if authenticated).
-    pub(crate) fn register(self: &Arc<Self>, identity: Option<String>) -> ClientSession {
+    /// Registers a new client (bound to `identity`, if authenticated); `Unavailable` if no
+    /// random id can be drawn.
+    pub(crate) fn register(self: &Arc<Self>, identity: Option<String>) -> Result<ClientSession> {
         let (queue, messages) = mpsc::channel(self.queue_len);
         let client_id = {
             let mut slots = self.slots.lock();
             // 128 random bits do not collide in practice; never let one replace a session.
             let client_id = loop {
-                let id = self.new_client_id();
+                let id = self.new_client_id()?;
                 if !slots.contains_key(&id) {
                     break id;
                 }
@@ -102,11 +105,11 @@ impl Clients {
             slots.insert(client_id.clone(), Slot { queue, identity });
             client_id
         };
-        ClientSession {
+        Ok(ClientSession {
             client_id,
             messages,
             clients: self.clone(),
-        }
+        })
     }
 
     /// The identity bound to a connected client: `None` if the client is not connected here,
@@ -183,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn queues_are_bounded_and_sessions_unregister() {
         let clients = Clients::new("gate:1".into(), 2);
-        let mut session = clients.register(Some("alice".into()));
+        let mut session = clients.register(Some("alice".into())).unwrap();
         assert!(session.client_id.starts_with("gate:1/"));
         assert_eq!(
             clients.identity_of(&session.client_id),
@@ -208,7 +211,8 @@ mod tests {
     #[test]
     fn client_ids_are_128_random_bits_after_the_gate_address() {
         let clients = Clients::new("10.0.0.1:7000".into(), 1);
-        let sessions: Vec<ClientSession> = (0..64).map(|_| clients.register(None)).collect();
+        let sessions: Vec<ClientSession> =
+            (0..64).map(|_| clients.register(None).unwrap()).collect();
         let uniques: Vec<u128> = sessions
             .iter()
             .map(|session| {

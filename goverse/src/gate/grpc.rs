@@ -516,7 +516,7 @@ impl GateService for GateServer {
         let identity = self.authenticate(&request).map_err(|e| status_of(&e))?;
         let key = Self::client_key(&request, identity.as_deref());
         self.core.admit_stream(&key).map_err(|e| status_of(&e))?;
-        let session = self.core.register(identity);
+        let session = self.core.register(identity).map_err(|e| status_of(&e))?;
         let first = prost_types::Any {
             type_url: REGISTER_RESPONSE_TYPE_URL.to_string(),
             value: RegisterResponse {

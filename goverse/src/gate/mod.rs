@@ -117,7 +117,7 @@ pub(crate) struct GateCore {
 
 impl GateCore {
     /// Registers a client bound to `identity` (if authenticated).
-    pub(crate) fn register(&self, identity: Option<String>) -> ClientSession {
+    pub(crate) fn register(&self, identity: Option<String>) -> Result<ClientSession> {
         self.clients.register(identity)
     }
 

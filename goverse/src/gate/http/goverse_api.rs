@@ -343,7 +343,10 @@ async fn stream(
     if let Err(e) = core.admit_stream(&requester.rate_key(remote(&parts.extensions))) {
         return from_error(&e, Op::Stream);
     }
-    let session = core.register(requester.identity);
+    let session = match core.register(requester.identity) {
+        Ok(session) => session,
+        Err(e) => return from_error(&e, Op::Stream),
+    };
     let heartbeat = core.config().heartbeat;
     let mut response = Sse::new(events(session, heartbeat)).into_response();
     // Proxies such as nginx must not buffer the stream.
