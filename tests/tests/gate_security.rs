@@ -3,7 +3,8 @@
 //! embedded gate and through a gate to a remote node; lifecycle rules; rate limits per client and
 //! per object type; API-key and bearer authentication (SSE `access_token` included) and
 //! `require_authentication`; the caller a remote method sees; client ids that cannot be borrowed
-//! or guessed; and the deadline for a trickled request body.
+//! or guessed; the deadline for a trickled request body; and the streams one gRPC connection may
+//! hold.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use goverse::limits::RateLimit;
 use goverse::prelude::*;
 use goverse::{Database, NodeBuilder};
 use goverse_tests::harness::Etcd;
-use goverse_tests::{cluster_builder, count_of, record, wait_until};
+use goverse_tests::{cluster_builder, count_of, poll, record, wait_until};
 use prost::Message as _;
 use prost_types::Any;
 use serde::{Deserialize, Serialize};
@@ -943,5 +944,33 @@ async fn a_trickled_body_is_cut_at_the_body_deadline() {
         trickle.abort();
     }
     assert_eq!(count_of("slow", "ran open"), 0);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_grpc_connection_holds_at_most_1024_streams() {
+    let (node, gate) = gate_node(GateConfig::default()).await;
+    let clients = || node.gate_stats().expect("a gate").clients;
+    // 1024 `Register` streams on the one connection of `gate.grpc`.
+    let mut streams = Vec::new();
+    for _ in 0..1024 {
+        streams.push(grpc_register(&gate, Creds::Anonymous).await);
+    }
+    assert_eq!(clients(), 1024);
+    // The next one waits for a free stream: no answer, no registration.
+    let mut grpc = gate.grpc.clone();
+    let extra = tokio::spawn(async move { grpc.register(gate::Empty {}).await });
+    let over = poll(Duration::from_millis(500), || {
+        extra.is_finished() || clients() > 1024
+    })
+    .await;
+    assert_eq!(over, None, "a 1025th stream was opened on one connection");
+    // Closing one lets it in.
+    drop(streams.pop());
+    let _extra = tokio::time::timeout(Duration::from_secs(10), extra)
+        .await
+        .expect("the waiting stream opens once one closes")
+        .unwrap()
+        .expect("it registers");
     node.shutdown().await.unwrap();
 }
