@@ -456,12 +456,14 @@ impl fmt::Display for Denied {
     }
 }
 
-/// Who a routed call is made by: a call carrying a client's [`Caller`](crate::Caller) that no
-/// turn is waiting on came through a gate; everything else (calls from turns and timers, calls
-/// by the node's own code) is internal.
+/// Who a routed call is made by: a call a gate made for a client — identified or anonymous,
+/// with or without a [`Caller`](crate::Caller) — is a client's, at the gate and (the flag
+/// travels in the node-to-node request) on every node it reaches; everything else (calls from
+/// turns and timers, which carry their client's `Caller` along, calls by the node's own code) is
+/// internal.
 pub(crate) fn origin_of(options: &crate::routing::CallOptions) -> Origin {
     let from_a_turn = options.chain.keys().next().is_some() || options.from_timer;
-    if options.caller.is_some() && !from_a_turn {
+    if options.from_client && !from_a_turn {
         Origin::Client
     } else {
         Origin::Internal
@@ -469,24 +471,24 @@ pub(crate) fn origin_of(options: &crate::routing::CallOptions) -> Origin {
 }
 
 /// The access check of every call the router prepares — on the process where the call starts
-/// and again on the node that runs it, with the same origin. Calling an object that is not
-/// active on the node that would activate it counts as creating it.
+/// and again on the node that runs it, with the same origin, which it returns. Calling an
+/// object that is not active on the node that would activate it counts as creating it.
 pub(crate) fn check_routed_call(
     router: &crate::routing::Router,
     key: &crate::ObjectKey,
     method: &str,
     options: &crate::routing::CallOptions,
-) -> Result<()> {
+) -> Result<Origin> {
+    let origin = origin_of(options);
     let policy = &router.config().access;
     if !policy.is_configured() {
-        return Ok(());
+        return Ok(origin);
     }
-    let origin = origin_of(options);
     policy.check_call(origin, key.type_name(), key.id(), method)?;
     if router.may_activate(key) && router.activations().get(key).is_none() {
         policy.check_lifecycle(origin, key.type_name(), key.id(), LifecycleOp::Create)?;
     }
-    Ok(())
+    Ok(origin)
 }
 
 /// The lifecycle check of a create or delete asked by the node's own code ([`Node::create`]
@@ -524,22 +526,54 @@ mod tests {
         };
         let from_gate = CallOptions {
             caller: Some(client.clone()),
+            from_client: true,
             ..CallOptions::default()
         };
         assert_eq!(origin_of(&from_gate), Origin::Client);
-        // An object called by a client calls another: the caller travels, but it is internal.
+        // An object called by a client calls another: the caller travels, but it is internal,
+        // even where the chain of waiting turns is lost (a type the serving node lacks).
         let from_object = CallOptions {
-            caller: Some(client),
+            caller: Some(client.clone()),
             chain: CallChain::default().push(crate::ObjectKey::new("Room", "r".into())),
             ..CallOptions::default()
         };
         assert_eq!(origin_of(&from_object), Origin::Internal);
+        let chain_lost = CallOptions {
+            caller: Some(client),
+            ..CallOptions::default()
+        };
+        assert_eq!(origin_of(&chain_lost), Origin::Internal);
         let from_timer = CallOptions {
             from_timer: true,
             ..CallOptions::default()
         };
         assert_eq!(origin_of(&from_timer), Origin::Internal);
         assert_eq!(origin_of(&CallOptions::default()), Origin::Internal);
+    }
+
+    #[test]
+    fn anonymous_gate_calls_are_client_calls() {
+        use crate::routing::CallOptions;
+        // No identity and no client id: the gate passes no caller at all.
+        let anonymous = CallOptions {
+            from_client: true,
+            ..CallOptions::default()
+        };
+        assert_eq!(origin_of(&anonymous), Origin::Client);
+        let policy = AccessPolicy::new(
+            &[AccessRule::new("Room", Access::External).method("Join")],
+            &[],
+        )
+        .unwrap();
+        let origin = origin_of(&anonymous);
+        assert!(policy.check_call(origin, "Room", "r", "Join").is_ok());
+        assert_eq!(
+            policy
+                .check_call(Origin::Internal, "Room", "r", "Join")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::PermissionDenied
+        );
     }
 
     #[test]

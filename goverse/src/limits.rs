@@ -192,6 +192,12 @@ impl RateLimiter {
     /// Admits one call from `client` (its identity, else its client id, else its address) to an
     /// object of `type_name`, or says how long to wait before the call would be admitted.
     pub fn try_admit(&self, client: &str, type_name: &str) -> Result<(), Duration> {
+        self.try_take(client, Some(type_name))
+    }
+
+    /// Takes a token from `client`'s per-client buckets, and from `type_name`'s per-type bucket
+    /// when given; all or none.
+    fn try_take(&self, client: &str, type_name: Option<&str>) -> Result<(), Duration> {
         if self.limits.is_empty() {
             return Ok(());
         }
@@ -202,7 +208,7 @@ impl RateLimiter {
         for (index, limit) in self.limits.iter().enumerate() {
             let key = match &limit.scope {
                 RateScope::PerClient => client,
-                RateScope::PerType(name) if name == type_name => type_name,
+                RateScope::PerType(name) if Some(name.as_str()) == type_name => name.as_str(),
                 RateScope::PerType(_) => continue,
             };
             let bucket = buckets
@@ -252,21 +258,31 @@ impl RateLimiter {
     /// [`try_admit`](Self::try_admit) as a goverse error: `ResourceExhausted` with the code
     /// [`RATE_LIMITED`] and `retry after <n> ms` in the message.
     pub fn admit(&self, client: &str, type_name: &str) -> crate::Result<()> {
-        self.try_admit(client, type_name)
-            .map_err(|wait| rate_limited(client, type_name, wait))
+        self.try_admit(client, type_name).map_err(|wait| {
+            rate_limited(
+                &format!("calls from client `{client}` to {type_name}"),
+                wait,
+            )
+        })
+    }
+
+    /// Admits `client` opening a push stream (an SSE stream or a gRPC `Register`): it counts
+    /// against the per-client limits only, like one call. The error is the same as
+    /// [`admit`](Self::admit)'s.
+    pub fn admit_stream(&self, client: &str) -> crate::Result<()> {
+        self.try_take(client, None).map_err(|wait| {
+            rate_limited(&format!("push streams opened by client `{client}`"), wait)
+        })
     }
 }
 
-/// The error of a call refused by a rate limit.
-fn rate_limited(client: &str, type_name: &str, wait: Duration) -> Error {
+/// The error of a request refused by a rate limit: too many `what`.
+fn rate_limited(what: &str, wait: Duration) -> Error {
     let millis = wait.as_millis().max(1);
     Error::from_parts(
         ErrorKind::ResourceExhausted,
         Some(RATE_LIMITED.to_string()),
-        format!(
-            "too many calls from client `{client}` to {type_name}: rate limit exceeded; retry \
-             after {millis} ms"
-        ),
+        format!("too many {what}: rate limit exceeded; retry after {millis} ms"),
     )
 }
 
@@ -292,9 +308,25 @@ mod tests {
 
     #[test]
     fn the_hint_survives_the_message() {
-        let error = rate_limited("c", "T", Duration::from_millis(120));
+        let error = rate_limited("calls from client `c` to T", Duration::from_millis(120));
         assert!(error.message().ends_with("retry after 120 ms"), "{error}");
         assert_eq!(retry_after(&error), Some(Duration::from_millis(120)));
         assert_eq!(retry_after(&Error::internal("retry after 5 ms")), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opening_a_stream_takes_a_client_token_and_no_type_token() {
+        let limiter = RateLimiter::new(vec![
+            RateLimit::per_client(1.0, 2),
+            RateLimit::per_type("T", 1.0, 1),
+        ])
+        .unwrap();
+        limiter.admit_stream("c").unwrap();
+        // The per-type bucket is untouched; the client's has one token left.
+        limiter.admit("c", "T").unwrap();
+        let error = limiter.admit_stream("c").unwrap_err();
+        assert!(error.message().contains("push streams"), "{error}");
+        assert_eq!(retry_after(&error), Some(Duration::from_secs(1)));
+        limiter.admit_stream("other").unwrap();
     }
 }

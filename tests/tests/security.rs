@@ -10,7 +10,7 @@ use goverse::config::ClusterFile;
 use goverse::limits::{RateLimit, RateLimiter, retry_after};
 use goverse::prelude::*;
 use goverse::{Codec, NodeBuilder};
-use goverse_tests::harness::Etcd;
+use goverse_tests::harness::{Etcd, Process};
 use goverse_tests::{Counter, cluster_builder};
 
 const SHARDS: u32 = 16;
@@ -579,6 +579,34 @@ async fn nodes_call_each_other_over_mutual_tls() {
     );
     n1.shutdown().await.unwrap();
     n2.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_without_secret_or_mutual_tls_warns_at_start() {
+    const WARNING: &str = "neither a cluster secret nor mutual TLS";
+    let etcd = Etcd::start_async().await;
+    let endpoint = etcd.endpoint();
+    let spawn = |test: &str, env: &[(&str, &str)]| {
+        let prefix = prefix(test);
+        Process::spawn(
+            Path::new(env!("CARGO_BIN_EXE_test-node")),
+            &[&endpoint, &prefix, "n1", "16", "2000", "300"],
+            env,
+        )
+    };
+    let mut open = spawn("warn-open", &[]);
+    let mut guarded = spawn("warn-guarded", &[("TEST_NODE_CLUSTER_SECRET", "s3cret")]);
+    for node in [&open, &guarded] {
+        node.wait_for_line_async("ready", Duration::from_secs(60))
+            .await;
+    }
+    let log = open.log();
+    assert_eq!(log.matches(WARNING).count(), 1, "{log}");
+    assert!(log.contains("trust the caller identity"), "{log}");
+    let log = guarded.log();
+    assert!(!log.contains(WARNING), "{log}");
+    open.terminate();
+    guarded.terminate();
 }
 
 #[tokio::test]

@@ -353,6 +353,7 @@ impl<T: Object> Activation<T> {
                     chain: CallChain::default(),
                     caller: None,
                     from_timer: false,
+                    origin: crate::access::Origin::Internal,
                 },
                 reply: None,
             });

@@ -4,10 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ring::rand::{SecureRandom, SystemRandom};
+
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::codec::Payload;
+use crate::error::{Error, Result};
 use crate::routing::{PushReport, PushSink};
 
 /// Counters of what happened to push messages at this gate.
@@ -34,9 +37,9 @@ pub(crate) struct Clients {
     gate_address: String,
     queue_len: usize,
     slots: Mutex<HashMap<String, Slot>>,
-    next: AtomicU64,
-    /// Makes ids unguessable: a client id is also what objects push to.
-    salt: u64,
+    /// The operating system's CSPRNG: a client id is also what objects push to and what
+    /// calls act under, so no id may tell anything about another.
+    random: SystemRandom,
     pub(crate) counters: PushCounters,
 }
 
@@ -59,32 +62,54 @@ impl Clients {
     /// An empty table for the gate at `gate_address`; each client queue holds `queue_len`
     /// messages.
     pub(crate) fn new(gate_address: String, queue_len: usize) -> Arc<Self> {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(std::process::id().into());
         Arc::new(Clients {
             gate_address,
             queue_len: queue_len.max(1),
             slots: Mutex::new(HashMap::new()),
-            next: AtomicU64::new(1),
-            salt: hasher.finish(),
+            random: SystemRandom::new(),
             counters: PushCounters::default(),
         })
     }
 
-    /// Registers a new client (bound to `identity`, if authenticated).
-    pub(crate) fn register(self: &Arc<Self>, identity: Option<String>) -> ClientSession {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let client_id = format!("{}/{:016x}{:08x}", self.gate_address, self.salt ^ n, n);
+    /// A new client id, `<gate address>/<32 hex digits>`: 128 bits from the CSPRNG.
+    fn new_client_id(&self) -> Result<String> {
+        let mut unique = [0u8; 16];
+        self.random.fill(&mut unique).map_err(|_| {
+            Error::unavailable(
+                "cannot register the client: the operating system's random number generator \
+                 failed, and a client id must be unguessable",
+            )
+        })?;
+        let mut id = String::with_capacity(self.gate_address.len() + 33);
+        id.push_str(&self.gate_address);
+        id.push('/');
+        for byte in unique {
+            id.push_str(&format!("{byte:02x}"));
+        }
+        Ok(id)
+    }
+
+    /// Registers a new client (bound to `identity`, if authenticated); `Unavailable` if no
+    /// random id can be drawn.
+    pub(crate) fn register(self: &Arc<Self>, identity: Option<String>) -> Result<ClientSession> {
         let (queue, messages) = mpsc::channel(self.queue_len);
-        self.slots
-            .lock()
-            .insert(client_id.clone(), Slot { queue, identity });
-        ClientSession {
+        let client_id = {
+            let mut slots = self.slots.lock();
+            // 128 random bits do not collide in practice; never let one replace a session.
+            let client_id = loop {
+                let id = self.new_client_id()?;
+                if !slots.contains_key(&id) {
+                    break id;
+                }
+            };
+            slots.insert(client_id.clone(), Slot { queue, identity });
+            client_id
+        };
+        Ok(ClientSession {
             client_id,
             messages,
             clients: self.clone(),
-        }
+        })
     }
 
     /// The identity bound to a connected client: `None` if the client is not connected here,
@@ -161,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn queues_are_bounded_and_sessions_unregister() {
         let clients = Clients::new("gate:1".into(), 2);
-        let mut session = clients.register(Some("alice".into()));
+        let mut session = clients.register(Some("alice".into())).unwrap();
         assert!(session.client_id.starts_with("gate:1/"));
         assert_eq!(
             clients.identity_of(&session.client_id),
@@ -184,10 +209,37 @@ mod tests {
     }
 
     #[test]
-    fn client_ids_are_unique() {
-        let clients = Clients::new("g".into(), 1);
-        let a = clients.register(None);
-        let b = clients.register(None);
-        assert_ne!(a.client_id, b.client_id);
+    fn client_ids_are_128_random_bits_after_the_gate_address() {
+        let clients = Clients::new("10.0.0.1:7000".into(), 1);
+        let sessions: Vec<ClientSession> =
+            (0..64).map(|_| clients.register(None).unwrap()).collect();
+        let uniques: Vec<u128> = sessions
+            .iter()
+            .map(|session| {
+                let unique = session
+                    .client_id
+                    .strip_prefix("10.0.0.1:7000/")
+                    .expect("the id starts with the gate address");
+                assert_eq!(unique.len(), 32, "{unique}");
+                u128::from_str_radix(unique, 16).expect("the unique part is hex")
+            })
+            .collect();
+        let distinct: std::collections::HashSet<u128> = uniques.iter().copied().collect();
+        assert_eq!(distinct.len(), uniques.len());
+        // No shared structure: consecutive ids are unrelated (no counter, no common salt). Two
+        // independent 128-bit values differ in about 64 bits; a counter or an xor with one salt
+        // would make them differ in a few.
+        for pair in uniques.windows(2) {
+            let differing = (pair[0] ^ pair[1]).count_ones();
+            assert!(
+                (20..=108).contains(&differing),
+                "{pair:x?}: {differing} bits"
+            );
+        }
+        // Every bit position takes both values across the ids: none is fixed.
+        let ones = uniques.iter().fold(0u128, |acc, u| acc | u);
+        let zeros = uniques.iter().fold(0u128, |acc, u| acc | !u);
+        assert_eq!(ones, u128::MAX);
+        assert_eq!(zeros, u128::MAX);
     }
 }

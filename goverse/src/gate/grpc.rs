@@ -101,6 +101,21 @@ const FAILED: &str = "FAILED";
 const SKIPPED: &str = "SKIPPED";
 const UNKNOWN: &str = "UNKNOWN";
 
+/// HTTP/2 keep-alive: a ping every 30 s on each connection, which must be answered within
+/// 20 s or the connection is closed (a vanished client's `Register` stream ends).
+const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// See [`HTTP2_KEEPALIVE_INTERVAL`].
+const HTTP2_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// TCP keep-alive probes start after 60 s of silence, for peers that vanish without a FIN.
+const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Streams (calls in flight and `Register` streams) one connection may have open at once; more
+/// wait for the client's HTTP/2 layer to admit them (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+const MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// How long past the node's call timeout a unary handler may still run before it is cut with
+/// `CANCELLED` (a backstop: every call is bounded by the call timeout already; `Register`
+/// streams are not cut, only the wait for their first response).
+const HANDLER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves `gate.GateService` on `address`; returns the bound address and the server task.
 /// Aborting the task stops the server and ends every `Register` stream.
 pub(super) async fn serve(
@@ -117,6 +132,7 @@ pub(super) async fn serve(
     })?;
     let max_body = core.config().max_body_bytes;
     let core_tls = core.config().tls.clone();
+    let handler_timeout = core.router().config().call_timeout + HANDLER_GRACE;
     // The server task owns `running`; when it is aborted, every stream sees the sender gone.
     let (running, stopped) = watch::channel(());
     let service = SizeLimited {
@@ -125,8 +141,14 @@ pub(super) async fn serve(
             .max_encoding_message_size(usize::MAX),
         max_body,
     };
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let mut builder = tonic::transport::Server::builder();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(TCP_KEEPALIVE));
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .timeout(handler_timeout);
     if let Some(files) = &core_tls {
         builder = builder
             .tls_config(crate::tls::grpc_server_tls(files, None)?)
@@ -492,7 +514,9 @@ impl GateService for GateServer {
 
     async fn register(&self, request: Request<Empty>) -> Result<Response<PushStream>, Status> {
         let identity = self.authenticate(&request).map_err(|e| status_of(&e))?;
-        let session = self.core.register(identity);
+        let key = Self::client_key(&request, identity.as_deref());
+        self.core.admit_stream(&key).map_err(|e| status_of(&e))?;
+        let session = self.core.register(identity).map_err(|e| status_of(&e))?;
         let first = prost_types::Any {
             type_url: REGISTER_RESPONSE_TYPE_URL.to_string(),
             value: RegisterResponse {

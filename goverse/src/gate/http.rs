@@ -137,33 +137,109 @@ async fn not_found(request: Request) -> Response {
     }
 }
 
+/// The error code of a request body over `max_body_bytes` (answered 413).
+const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
+
+/// The error code of a request body that did not arrive within `body_read_timeout` (answered
+/// 408).
+const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
+
 /// Why a request body could not be read.
 enum BodyError {
     /// Larger than `max_body_bytes`.
     TooLarge(usize),
+    /// Not complete within `body_read_timeout`.
+    TooSlow(Duration),
     /// The connection failed while reading it.
     Unreadable(String),
 }
 
-/// Reads a request body of at most `limit` bytes, stopping as soon as it is known to be larger
-/// (by its `Content-Length` or by what arrived).
-async fn read_body(body: Body, limit: usize) -> std::result::Result<Bytes, BodyError> {
+impl BodyError {
+    /// The HTTP status answering it: 413, 408 or 400.
+    fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Unreadable(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The error code both APIs report it with.
+    fn code(&self) -> &'static str {
+        match self {
+            BodyError::TooLarge(_) => BODY_TOO_LARGE,
+            BodyError::TooSlow(_) => BODY_TIMEOUT,
+            BodyError::Unreadable(_) => "INVALID_BODY",
+        }
+    }
+
+    /// The goverse error it is (the JSON-native API's answer; [`native::error_response`] maps
+    /// the codes back to 413 and 408).
+    fn into_error(self) -> Error {
+        let (kind, code) = match &self {
+            BodyError::TooLarge(_) => (ErrorKind::ResourceExhausted, Some(BODY_TOO_LARGE)),
+            BodyError::TooSlow(_) => (ErrorKind::Timeout, Some(BODY_TIMEOUT)),
+            BodyError::Unreadable(_) => (ErrorKind::InvalidArgument, None),
+        };
+        Error::from_parts(kind, code.map(str::to_string), self.to_string())
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge(limit) => {
+                write!(f, "the request body is larger than {limit} bytes")
+            }
+            BodyError::TooSlow(limit) => write!(
+                f,
+                "the request body did not arrive within {} ms (body_read_timeout)",
+                limit.as_millis()
+            ),
+            BodyError::Unreadable(e) => write!(f, "cannot read the request body: {e}"),
+        }
+    }
+}
+
+/// The HTTP status of a JSON-native error whose code names a body problem, if it does.
+fn body_error_status(error: &Error) -> Option<StatusCode> {
+    match (error.kind(), error.code()?) {
+        (ErrorKind::ResourceExhausted, BODY_TOO_LARGE) => Some(StatusCode::PAYLOAD_TOO_LARGE),
+        (ErrorKind::Timeout, BODY_TIMEOUT) => Some(StatusCode::REQUEST_TIMEOUT),
+        _ => None,
+    }
+}
+
+/// Reads a request body of at most `max_body_bytes`, stopping as soon as it is known to be
+/// larger (by its `Content-Length` or by what arrived), and within `body_read_timeout` in all:
+/// the connection's idle timer restarts with every byte, so without this deadline a client
+/// trickling a byte at a time would hold the request open for ever.
+async fn read_body(
+    body: Body,
+    config: &super::GateConfig,
+) -> std::result::Result<Bytes, BodyError> {
     use axum::body::HttpBody as _;
     use futures::StreamExt as _;
 
+    let limit = config.max_body_bytes;
     if body.size_hint().lower() > limit as u64 {
         return Err(BodyError::TooLarge(limit));
     }
     let mut stream = body.into_data_stream();
-    let mut collected = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
-        if collected.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge(limit));
+    let read = async {
+        let mut collected = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+            if collected.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            collected.extend_from_slice(&chunk);
         }
-        collected.extend_from_slice(&chunk);
-    }
-    Ok(collected.freeze())
+        Ok(collected.freeze())
+    };
+    tokio::time::timeout(config.body_read_timeout, read)
+        .await
+        .unwrap_or(Err(BodyError::TooSlow(config.body_read_timeout)))
 }
 
 /// Who makes a request: the authenticated identity and the client it acts for.

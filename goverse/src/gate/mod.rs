@@ -43,6 +43,9 @@ pub(crate) use clients::{ClientSession, Clients};
 
 pub use crate::config::{DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY};
 
+/// Default time an HTTP request body has to arrive in full (30 s).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How a gate listens and what it allows.
 #[derive(Debug, Clone)]
 pub struct GateConfig {
@@ -55,6 +58,9 @@ pub struct GateConfig {
     pub client_queue: usize,
     /// The largest request body accepted; larger ones are refused with 413 / `RESOURCE_EXHAUSTED`.
     pub max_body_bytes: usize,
+    /// How long an HTTP request body may take to arrive in full, however steadily its bytes
+    /// trickle in; slower ones are refused with 408 (code `BODY_TIMEOUT`).
+    pub body_read_timeout: Duration,
     /// How often an SSE stream sends a `heartbeat` event.
     pub heartbeat: Duration,
     /// Who clients are ([`BearerTokens`], [`ApiKeys`] or your own); `None`: every client is
@@ -126,6 +132,7 @@ impl Default for GateConfig {
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_body_bytes: DEFAULT_MAX_BODY,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             heartbeat: DEFAULT_HEARTBEAT,
             authenticator: None,
             require_authentication: false,
@@ -146,7 +153,7 @@ pub(crate) struct GateCore {
 
 impl GateCore {
     /// Registers a client bound to `identity` (if authenticated).
-    pub(crate) fn register(&self, identity: Option<String>) -> ClientSession {
+    pub(crate) fn register(&self, identity: Option<String>) -> Result<ClientSession> {
         self.clients.register(identity)
     }
 
@@ -165,12 +172,14 @@ impl GateCore {
         &self.router
     }
 
-    /// The options of a call for `caller`, due by `deadline` at the latest (the node's default
-    /// call timeout applies when it is sooner or `deadline` is `None`).
+    /// The options of a call for `caller` (a client, anonymous when `None`), due by `deadline`
+    /// at the latest (the node's default call timeout applies when it is sooner or `deadline`
+    /// is `None`).
     fn options(caller: Option<Caller>, deadline: Option<Instant>) -> CallOptions {
         CallOptions {
             caller,
             deadline,
+            from_client: true,
             ..CallOptions::default()
         }
     }

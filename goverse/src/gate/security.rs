@@ -14,7 +14,9 @@
 //!    with the code [`RATE_LIMITED`](crate::limits::RATE_LIMITED) and a message ending in
 //!    `retry after <n> ms`. [`crate::limits::retry_after`] reads the delay back: the HTTP
 //!    server sends it as `Retry-After: <seconds, rounded up>` with status 429; gRPC sends the
-//!    message as is with `RESOURCE_EXHAUSTED`.
+//!    message as is with `RESOURCE_EXHAUSTED`. Opening a push stream (SSE or `Register`) is
+//!    authenticated the same way and counts as one call against the per-client limits
+//!    ([`GateCore::admit_stream`]); access rules do not apply to it (it names no object).
 
 use super::GateCore;
 use crate::access::Origin;
@@ -68,5 +70,11 @@ impl GateCore {
     /// `ResourceExhausted` with a retry hint when a rate limit is exceeded.
     pub(crate) fn admit(&self, client: &str, type_name: &str) -> Result<()> {
         self.limiter.admit(client, type_name)
+    }
+
+    /// Admits `client` (its identity, else its address) opening a push stream — an SSE stream
+    /// or a gRPC `Register` — under the per-client rate limits, like one call.
+    pub(crate) fn admit_stream(&self, client: &str) -> Result<()> {
+        self.limiter.admit_stream(client)
     }
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::context::{CallChain, Caller, Context};
 use super::{ExclusiveMethod, Method, SharedMethod};
+use crate::access::Origin;
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
 use crate::id::ObjectKey;
@@ -37,6 +38,8 @@ pub(crate) struct CallMeta {
     pub(crate) caller: Option<Caller>,
     /// Timer-made calls do not keep an object from going idle.
     pub(crate) from_timer: bool,
+    /// Who the call is made by, for the access rules; travels to the node that runs it.
+    pub(crate) origin: Origin,
 }
 
 /// Where a call's result goes.

@@ -86,6 +86,7 @@ pub(super) fn outgoing(
         args,
         chain: wire_chain(meta),
         caller: meta.caller.clone(),
+        from_client: meta.origin == crate::access::Origin::Client,
         deadline: meta.deadline,
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct CallOptions {
     pub(crate) caller: Option<Caller>,
     /// Calls made by an object's timer.
     pub(crate) from_timer: bool,
+    /// Calls a gate makes for a client (identified or anonymous): their origin is
+    /// [`Origin::Client`](crate::access::Origin::Client) on every hop.
+    pub(crate) from_client: bool,
     /// Calls through this proxy are reliable, with this call id.
     pub(crate) reliable: Option<Arc<str>>,
 }

@@ -58,6 +58,8 @@ pub(crate) struct OutgoingCall {
     /// `(type, id)` of the waiting turns, outermost first.
     pub(crate) chain: Vec<(String, String)>,
     pub(crate) caller: Option<Caller>,
+    /// Made by a gate for a client ([`Origin::Client`](crate::access::Origin::Client)).
+    pub(crate) from_client: bool,
     pub(crate) deadline: Instant,
 }
 
@@ -329,7 +331,7 @@ impl Router {
     ) -> Result<CallMeta> {
         validate_id(key.id())?;
         options.chain.check(key)?;
-        crate::access::check_routed_call(self, key, method, options)?;
+        let origin = crate::access::check_routed_call(self, key, method, options)?;
         let timeout = options.timeout.unwrap_or(self.inner.config.call_timeout);
         let mut deadline = Instant::now() + timeout;
         if let Some(inherited) = options.deadline {
@@ -341,6 +343,7 @@ impl Router {
             chain: options.chain.clone(),
             caller: options.caller.clone(),
             from_timer: options.from_timer,
+            origin,
         })
     }
 

@@ -23,11 +23,13 @@ pub(crate) struct IncomingCall {
     /// `(type, id)` of the waiting turns, outermost first.
     pub(crate) chain: Vec<(String, String)>,
     pub(crate) caller: Option<Caller>,
+    /// The sender made the call for a client of its gate.
+    pub(crate) from_client: bool,
     pub(crate) deadline: Instant,
 }
 
 impl IncomingCall {
-    /// The options the call runs with here: the sender's deadline, chain and caller.
+    /// The options the call runs with here: the sender's deadline, chain, caller and origin.
     fn options(&mut self, router: &Router) -> CallOptions {
         let mut chain = CallChain::default();
         for (type_name, id) in std::mem::take(&mut self.chain) {
@@ -39,6 +41,7 @@ impl IncomingCall {
             deadline: Some(self.deadline),
             chain,
             caller: self.caller.take(),
+            from_client: self.from_client,
             ..CallOptions::default()
         }
     }

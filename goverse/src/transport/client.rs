@@ -126,6 +126,7 @@ impl PeerPool {
                 })
                 .collect(),
             caller: call.caller.as_ref().map(caller_to_wire),
+            from_client: call.from_client,
             reliable_call_id: call_id.map(|id| id.to_string()),
             timeout_micros: u64::try_from(time_left(deadline).as_micros()).unwrap_or(u64::MAX),
         };

@@ -20,14 +20,25 @@ impl TransportSecurity {
     /// Reads the TLS files and prepares the secret; errors name the file.
     pub(crate) fn new(settings: &SecuritySettings) -> Result<Self> {
         let tls = settings.node_tls();
-        Ok(TransportSecurity {
+        let security = TransportSecurity {
             secret: settings
                 .cluster_secret
                 .as_deref()
                 .and_then(ClusterSecret::new),
             server_tls: tls.server()?,
             client_tls: tls.client()?,
-        })
+        };
+        let mutual_tls = tls.files.is_some() && tls.ca.is_some();
+        if security.secret.is_none() && !mutual_tls {
+            tracing::warn!(
+                "this cluster node has neither a cluster secret nor mutual TLS: it will trust \
+                 the caller identity and origin (client or internal) that any peer able to \
+                 reach its port claims, so access rules can be bypassed from the network; set \
+                 `cluster.secret` (or `.cluster_secret(...)`) or mutual TLS (see \
+                 docs/security.md)"
+            );
+        }
+        Ok(security)
     }
 
     /// Signs outgoing requests.

@@ -68,6 +68,7 @@ impl NodeService for NodeServer {
                         .map(|entry| (entry.r#type, entry.id))
                         .collect(),
                     caller: request.caller.map(caller_from_wire),
+                    from_client: request.from_client,
                     deadline,
                 };
                 match reliable_call_id {

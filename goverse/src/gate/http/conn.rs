@@ -14,9 +14,10 @@
 //!   reading its responses;
 //! - **HTTP/2 keep-alive pings** every 30 s, answered within 20 s.
 //!
-//! Request bodies are bounded by `max_body_bytes` where they are read, and a call's duration by
-//! the node's call timeout, so neither needs a timer here. Aborting the serving task drops every
-//! connection task with it.
+//! Request bodies are bounded where they are read, in size by `max_body_bytes` and in time by
+//! `body_read_timeout` (408; the idle timeout alone restarts with every trickled byte), and a
+//! call's duration by the node's call timeout, so none needs a timer here. Aborting the serving
+//! task drops every connection task with it.
 
 use std::future::Future;
 use std::io;

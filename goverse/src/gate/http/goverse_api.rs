@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use prost::Message as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BodyError, Core, identify, json_response, read_body, requested_timeout, within};
+use super::{Core, Requester, identify, json_response, read_body, requested_timeout, within};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::gate::any::{any_from_payload, payload_from_any};
@@ -220,23 +220,9 @@ async fn call(
 
 /// The request's `{"request": "<base64 Any>"}` as a payload, or GoVerse's error.
 async fn decode_request(core: &GateCore, request: Request) -> Result<Payload, Failure> {
-    let bytes = match read_body(request.into_body(), core.config().max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(limit)) => {
-            return Err(Failure::refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                format!("the request body is larger than {limit} bytes"),
-            ));
-        }
-        Err(BodyError::Unreadable(e)) => {
-            return Err(Failure::refused(
-                StatusCode::BAD_REQUEST,
-                "INVALID_BODY",
-                format!("cannot read the request body: {e}"),
-            ));
-        }
-    };
+    let bytes = read_body(request.into_body(), core.config())
+        .await
+        .map_err(|e| Failure::refused(e.status(), e.code(), e.to_string()))?;
     let body: CallBody = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::refused(
             StatusCode::BAD_REQUEST,
@@ -319,14 +305,16 @@ async fn lifecycle(
 /// Frames: `register` `{"clientId"}` first, then `message`
 /// `{"type": <type URL>, "payload": <base64 Any>}` (JSON pushes also carry `"json": <value>`),
 /// and `heartbeat` `{}` every `heartbeat`. A browser's `EventSource` cannot set headers, so a
-/// bearer token is also accepted as `?access_token=`.
+/// bearer token is also accepted as `?access_token=`. Opening a stream is authenticated and
+/// counts against the per-client rate limits (429 with `Retry-After`).
 async fn stream(
     state: Core,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let core = state.0;
-    let mut headers = headers;
+    let (parts, _body) = request.into_parts();
+    let mut headers = parts.headers;
     if let Ok(Query(query)) = &query
         && let Some(token) = query.get("access_token")
         && !headers.contains_key(header::AUTHORIZATION)
@@ -348,7 +336,17 @@ async fn stream(
         Ok(identity) => identity,
         Err(e) => return from_error(&e, Op::Stream),
     };
-    let session = core.register(identity);
+    let requester = Requester {
+        identity,
+        client_id: None,
+    };
+    if let Err(e) = core.admit_stream(&requester.rate_key(remote(&parts.extensions))) {
+        return from_error(&e, Op::Stream);
+    }
+    let session = match core.register(requester.identity) {
+        Ok(session) => session,
+        Err(e) => return from_error(&e, Op::Stream),
+    };
     let heartbeat = core.config().heartbeat;
     let mut response = Sse::new(events(session, heartbeat)).into_response();
     // Proxies such as nginx must not buffer the stream.

@@ -53,13 +53,9 @@ fn error_body(kind: serde_json::Value, code: Option<&str>, message: &str) -> Vec
 /// asks for one.
 pub(super) fn error_response(err: &Error) -> Response {
     let kind = serde_json::to_value(err.kind()).unwrap_or(serde_json::Value::Null);
-    let status = if err.kind() == crate::ErrorKind::ResourceExhausted
-        && err.code() == Some(BODY_TOO_LARGE)
-    {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
+    let status = super::body_error_status(err).unwrap_or_else(|| {
         StatusCode::from_u16(err.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    };
+    });
     let response = json_response(status, error_body(kind, err.code(), err.message()));
     super::with_retry_after(response, err)
 }
@@ -164,21 +160,9 @@ async fn call(
 
 /// The named arguments of a call: the body, a JSON object (an empty body is `{}`).
 async fn arguments(core: &GateCore, request: Request) -> Result<Payload> {
-    let bytes = match read_body(request.into_body(), core.config().max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(limit)) => {
-            return Err(Error::from_parts(
-                crate::ErrorKind::ResourceExhausted,
-                Some(BODY_TOO_LARGE.to_string()),
-                format!("the request body is larger than {limit} bytes"),
-            ));
-        }
-        Err(BodyError::Unreadable(e)) => {
-            return Err(Error::invalid_argument(format!(
-                "cannot read the request body: {e}"
-            )));
-        }
-    };
+    let bytes = read_body(request.into_body(), core.config())
+        .await
+        .map_err(BodyError::into_error)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Payload::new(Codec::Json, &b"{}"[..]));
     }
@@ -199,9 +183,6 @@ async fn arguments(core: &GateCore, request: Request) -> Result<Payload> {
     }
     Ok(Payload::new(Codec::Json, bytes))
 }
-
-/// The error code of a request body over `max_body_bytes` (answered 413).
-pub(super) const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
 
 /// `POST /v1/objects/{type}/{id}`: activates the object; `{"id": <id>}`.
 async fn create(
