@@ -5,6 +5,7 @@
 pub use inventory;
 
 pub use crate::error::{Error, Result};
+pub use crate::object::schema::{HasJsonSchema, MethodSchemas, NoJsonSchema, SchemaOf, Schemas};
 pub use crate::object::{
     Args, Context, ExclusiveMethod, Method, MethodEntry, Object, ObjectRegistration, Persistence,
     Proxy, SavePolicy, SharedMethod,

@@ -81,15 +81,18 @@ pub use codec::{Codec, Payload};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{MAX_ID_LEN, ObjectKey, validate_id};
 pub use object::{
-    Args, Caller, Context, ExclusiveMethod, MAX_ARGS, Method, MethodEntry, MethodInfo, Object,
-    ObjectRegistration, Persistence, PersistentState, Proxy, SavePolicy, SharedMethod, TimerHandle,
-    TurnKind,
+    Args, Caller, Context, ExclusiveMethod, MAX_ARGS, Method, MethodEntry, MethodInfo,
+    MethodSchemas, Object, ObjectRegistration, Persistence, PersistentState, Proxy, SavePolicy,
+    Schemas, SharedMethod, TimerHandle, TurnKind,
 };
 pub use persistence::{CallOutcome, CallStatus, Database};
 #[cfg(feature = "proto")]
 pub use proto::Proto;
 pub use routing::{MAX_CALL_ID_LEN, new_call_id};
 pub use runtime::{Node, NodeBuilder, ObjectTypeInfo};
+/// The `schemars` version whose `JsonSchema` the gate's OpenAPI document uses.
+#[cfg(feature = "schemars")]
+pub use schemars;
 
 /// Turns an inherent `impl` block into a goverse object type.
 ///

@@ -863,6 +863,73 @@ fn collect_refs(value: &Value, refs: &mut Vec<String>) {
     }
 }
 
+/// A point whose type describes itself to the OpenAPI document.
+#[derive(Debug, Clone, Serialize, Deserialize, goverse::schemars::JsonSchema)]
+#[schemars(crate = "goverse::schemars")]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+/// A type without a JSON schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Opaque(String);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Plotter {
+    points: Vec<Point>,
+}
+
+#[goverse::object]
+impl Plotter {
+    /// Adds `point`; answers how many points there are.
+    #[method]
+    async fn plot(&mut self, point: Point, label: String) -> usize {
+        let _ = label;
+        self.points.push(point);
+        self.points.len()
+    }
+
+    #[method]
+    async fn echo_opaque(&self, value: Opaque) -> Opaque {
+        value
+    }
+}
+
+#[tokio::test]
+async fn openapi_uses_the_json_schemas_types_provide() {
+    let (node, base) = gate_node(GateConfig::default()).await;
+    let response = client()
+        .get(format!("{base}/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let (status, doc) = json_of(response).await;
+    assert_eq!(status, 200);
+    let plot = &doc["paths"]["/v1/objects/Plotter/{id}/plot"]["post"];
+    let properties = &plot["requestBody"]["content"]["application/json"]["schema"]["properties"];
+    assert_eq!(properties["point"]["$ref"], "#/components/schemas/Point");
+    assert_eq!(properties["label"]["type"], "string");
+    let result = &plot["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(result["type"], "integer");
+    let point = &doc["components"]["schemas"]["Point"];
+    assert_eq!(point["properties"]["x"]["type"], "integer");
+    assert_eq!(point["required"], json!(["x", "y"]));
+    // No schema: any JSON value.
+    let opaque = &doc["paths"]["/v1/objects/Plotter/{id}/echo_opaque"]["post"];
+    let properties = &opaque["requestBody"]["content"]["application/json"]["schema"]["properties"];
+    assert_eq!(properties["value"], json!({}));
+    // And the document describes what the API really takes.
+    let response = client()
+        .post(format!("{base}/v1/objects/Plotter/p1/plot"))
+        .json(&json!({"point": {"x": 1, "y": 2}, "label": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(response).await, (200, json!(1)));
+    node.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_gate_node_forwards_to_the_owner() {
     let etcd = Etcd::start_async().await;

@@ -48,6 +48,22 @@ fn method_marker(model: &ObjectModel, method: &MethodModel) -> TokenStream {
             const IDEMPOTENT: bool = #idempotent;
             type Args = (#(#param_types,)*);
             type Output = #ok;
+
+            fn schemas(
+                __goverse_schemas: &mut #krate::__private::Schemas,
+            ) -> #krate::__private::MethodSchemas {
+                #[allow(unused_imports)]
+                use #krate::__private::HasJsonSchema as _;
+                #[allow(unused_imports)]
+                use #krate::__private::NoJsonSchema as _;
+                #krate::__private::MethodSchemas::new(
+                    [#(
+                        (&&#krate::__private::SchemaOf::<#param_types>::NEW)
+                            .json_schema(__goverse_schemas)
+                    ),*],
+                    (&&#krate::__private::SchemaOf::<#ok>::NEW).json_schema(__goverse_schemas),
+                )
+            }
         }
 
         #[automatically_derived]

@@ -77,6 +77,22 @@ const _: () = {
         const IDEMPOTENT: bool = false;
         type Args = (i64,);
         type Output = i64;
+        fn schemas(
+            __goverse_schemas: &mut ::goverse::__private::Schemas,
+        ) -> ::goverse::__private::MethodSchemas {
+            #[allow(unused_imports)]
+            use ::goverse::__private::HasJsonSchema as _;
+            #[allow(unused_imports)]
+            use ::goverse::__private::NoJsonSchema as _;
+            ::goverse::__private::MethodSchemas::new(
+                [
+                    (&&::goverse::__private::SchemaOf::<i64>::NEW)
+                        .json_schema(__goverse_schemas),
+                ],
+                (&&::goverse::__private::SchemaOf::<i64>::NEW)
+                    .json_schema(__goverse_schemas),
+            )
+        }
     }
     #[automatically_derived]
     impl ::goverse::__private::ExclusiveMethod for __goverse_method_add {
@@ -101,6 +117,19 @@ const _: () = {
         const IDEMPOTENT: bool = false;
         type Args = ();
         type Output = i64;
+        fn schemas(
+            __goverse_schemas: &mut ::goverse::__private::Schemas,
+        ) -> ::goverse::__private::MethodSchemas {
+            #[allow(unused_imports)]
+            use ::goverse::__private::HasJsonSchema as _;
+            #[allow(unused_imports)]
+            use ::goverse::__private::NoJsonSchema as _;
+            ::goverse::__private::MethodSchemas::new(
+                [],
+                (&&::goverse::__private::SchemaOf::<i64>::NEW)
+                    .json_schema(__goverse_schemas),
+            )
+        }
     }
     #[automatically_derived]
     impl ::goverse::__private::SharedMethod for __goverse_method_get {
@@ -123,6 +152,24 @@ const _: () = {
         const IDEMPOTENT: bool = false;
         type Args = (String, i64);
         type Output = i64;
+        fn schemas(
+            __goverse_schemas: &mut ::goverse::__private::Schemas,
+        ) -> ::goverse::__private::MethodSchemas {
+            #[allow(unused_imports)]
+            use ::goverse::__private::HasJsonSchema as _;
+            #[allow(unused_imports)]
+            use ::goverse::__private::NoJsonSchema as _;
+            ::goverse::__private::MethodSchemas::new(
+                [
+                    (&&::goverse::__private::SchemaOf::<String>::NEW)
+                        .json_schema(__goverse_schemas),
+                    (&&::goverse::__private::SchemaOf::<i64>::NEW)
+                        .json_schema(__goverse_schemas),
+                ],
+                (&&::goverse::__private::SchemaOf::<i64>::NEW)
+                    .json_schema(__goverse_schemas),
+            )
+        }
     }
     #[automatically_derived]
     impl ::goverse::__private::ExclusiveMethod for __goverse_method_give {

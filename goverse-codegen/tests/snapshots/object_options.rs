@@ -42,6 +42,22 @@ const _: () = {
         const IDEMPOTENT: bool = false;
         type Args = (u64,);
         type Output = u64;
+        fn schemas(
+            __goverse_schemas: &mut ::my::reexport::__private::Schemas,
+        ) -> ::my::reexport::__private::MethodSchemas {
+            #[allow(unused_imports)]
+            use ::my::reexport::__private::HasJsonSchema as _;
+            #[allow(unused_imports)]
+            use ::my::reexport::__private::NoJsonSchema as _;
+            ::my::reexport::__private::MethodSchemas::new(
+                [
+                    (&&::my::reexport::__private::SchemaOf::<u64>::NEW)
+                        .json_schema(__goverse_schemas),
+                ],
+                (&&::my::reexport::__private::SchemaOf::<u64>::NEW)
+                    .json_schema(__goverse_schemas),
+            )
+        }
     }
     #[automatically_derived]
     impl ::my::reexport::__private::ExclusiveMethod for __goverse_method_deposit {

@@ -41,6 +41,22 @@ const _: () = {
         const IDEMPOTENT: bool = false;
         type Args = (String,);
         type Output = String;
+        fn schemas(
+            __goverse_schemas: &mut ::goverse::__private::Schemas,
+        ) -> ::goverse::__private::MethodSchemas {
+            #[allow(unused_imports)]
+            use ::goverse::__private::HasJsonSchema as _;
+            #[allow(unused_imports)]
+            use ::goverse::__private::NoJsonSchema as _;
+            ::goverse::__private::MethodSchemas::new(
+                [
+                    (&&::goverse::__private::SchemaOf::<String>::NEW)
+                        .json_schema(__goverse_schemas),
+                ],
+                (&&::goverse::__private::SchemaOf::<String>::NEW)
+                    .json_schema(__goverse_schemas),
+            )
+        }
     }
     #[automatically_derived]
     impl ::goverse::__private::SharedMethod for __goverse_method_type {

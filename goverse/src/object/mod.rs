@@ -6,6 +6,7 @@ pub(crate) mod call;
 pub(crate) mod context;
 mod persist;
 pub(crate) mod registry;
+pub(crate) mod schema;
 
 use std::future::Future;
 
@@ -26,6 +27,7 @@ pub(crate) use args::{NamedArgs, NamedArgsSeed};
 pub use context::{Caller, Context, TimerHandle};
 pub use persist::{Persistence, PersistentState, SavePolicy};
 pub use registry::ObjectRegistration;
+pub use schema::{MethodSchemas, Schemas};
 
 use call::{CallMeta, EncodedReply, Job, TypedCall};
 
@@ -136,6 +138,16 @@ pub trait Method: Send + Sync + 'static {
     type Args: Args;
     /// What a successful call returns.
     type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The JSON schemas of the parameters and the result, where the types provide them (the
+    /// macro fills this in from `schemars::JsonSchema`, feature `schemars`).
+    fn schemas(schemas: &mut Schemas) -> MethodSchemas {
+        let _ = schemas;
+        MethodSchemas {
+            params: vec![None; Self::PARAMS.len()],
+            result: None,
+        }
+    }
 }
 
 /// A method with an `&mut self` receiver.
@@ -169,6 +181,8 @@ pub struct MethodInfo {
     pub kind: TurnKind,
     /// Whether the method is marked `idempotent`.
     pub idempotent: bool,
+    /// The JSON schemas of its parameters and result, where the types provide them.
+    pub schemas: fn(&mut Schemas) -> MethodSchemas,
 }
 
 /// One row of an object type's dispatch table: the method's description and how to turn an
@@ -203,6 +217,7 @@ impl<T: Object> MethodEntry<T> {
                 params: M::PARAMS,
                 kind: TurnKind::Exclusive,
                 idempotent: M::IDEMPOTENT,
+                schemas: M::schemas,
             },
             decode: decode_exclusive::<M>,
             claimed: Some(run_claimed_encoded::<M>),
@@ -217,6 +232,7 @@ impl<T: Object> MethodEntry<T> {
                 params: M::PARAMS,
                 kind: TurnKind::Shared,
                 idempotent: M::IDEMPOTENT,
+                schemas: M::schemas,
             },
             decode: decode_shared::<M>,
             claimed: None,

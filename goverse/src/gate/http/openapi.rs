@@ -2,8 +2,9 @@
 //! registry (the `MethodInfo` the `#[goverse::object]` macro records), never written by hand.
 //!
 //! One path per type and method, `/v1/objects/{Type}/{id}/{method}` with the type and method
-//! literal; the request body is an object whose properties are the parameter names. Parameters
-//! and results have no schemas yet (`{}`, any JSON value).
+//! literal; the request body is an object whose properties are the parameter names. A parameter
+//! or result whose type implements `schemars::JsonSchema` (cargo feature `schemars`) is described
+//! by that schema, named types under `components.schemas`; any other is `{}` (any JSON value).
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Core, json_response};
 use crate::gate::GateCore;
-use crate::object::{MethodInfo, TurnKind};
+use crate::object::{MethodInfo, Schemas, TurnKind};
 
 /// The route serving the document.
 pub(super) fn route() -> MethodRouter<Arc<GateCore>> {
@@ -41,6 +42,7 @@ async fn document(state: Core) -> Response {
 pub(super) fn generate(types: &[(&'static str, Vec<MethodInfo>)]) -> Value {
     let mut types: Vec<&(&str, Vec<MethodInfo>)> = types.iter().collect();
     types.sort_by_key(|(name, _)| *name);
+    let mut schemas = Schemas::default();
     let mut paths = Map::new();
     for (type_name, methods) in types {
         paths.insert(
@@ -52,7 +54,7 @@ pub(super) fn generate(types: &[(&'static str, Vec<MethodInfo>)]) -> Value {
         for method in methods {
             paths.insert(
                 format!("/v1/objects/{type_name}/{{id}}/{}", method.name),
-                json!({ "post": operation(type_name, method) }),
+                json!({ "post": operation(type_name, method, &mut schemas) }),
             );
         }
     }
@@ -63,11 +65,12 @@ pub(super) fn generate(types: &[(&'static str, Vec<MethodInfo>)]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Calls methods of goverse virtual objects with JSON. Generated from the \
                 object types registered on this node. Ids are one path segment, percent-encoded \
-                (`a%2Fb` is the id `a/b`). Arguments and results have no schemas yet: every \
-                parameter is any JSON value (`{}`) that the method's Rust type accepts.",
+                (`a%2Fb` is the id `a/b`). Arguments and results are described where their \
+                Rust types implement `schemars::JsonSchema`; elsewhere the schema is `{}`: any \
+                JSON value that the method's Rust type accepts.",
         },
         "paths": paths,
-        "components": components(),
+        "components": components(schemas),
     })
 }
 
@@ -110,8 +113,8 @@ fn lifecycle(type_name: &str) -> Value {
     })
 }
 
-/// The call operation of one method.
-fn operation(type_name: &str, method: &MethodInfo) -> Value {
+/// The call operation of one method; its types' named schemas go to `schemas`.
+fn operation(type_name: &str, method: &MethodInfo, schemas: &mut Schemas) -> Value {
     let turn = match method.kind {
         TurnKind::Exclusive => "Exclusive turn (`&mut self`): runs alone, in arrival order.",
         TurnKind::Shared => "Shared turn (`&self`): may overlap other shared turns.",
@@ -121,18 +124,25 @@ fn operation(type_name: &str, method: &MethodInfo) -> Value {
     } else {
         " Not marked idempotent: retry only with an `Idempotency-Key` (a reliable call)."
     };
+    let described = (method.schemas)(schemas);
+    let any = || json!({});
     let properties: Map<String, Value> = method
         .params
         .iter()
-        .map(|param| (param.to_string(), json!({})))
+        .enumerate()
+        .map(|(index, param)| {
+            let schema = described.params.get(index).cloned().flatten();
+            (param.to_string(), schema.unwrap_or_else(any))
+        })
         .collect();
+    let result = described.result.unwrap_or_else(any);
     json!({
         "operationId": format!("{type_name}.{}", method.name),
         "tags": [type_name],
         "summary": format!("{type_name}.{}({})", method.name, method.params.join(", ")),
         "description": format!(
-            "{turn}{idempotent} The body is a JSON object of the named arguments; their types \
-             are not described yet (`{{}}`: any JSON value the method's Rust parameter accepts)."
+            "{turn}{idempotent} The body is a JSON object of the named arguments (a schema of \
+             `{{}}` is any JSON value the method's Rust parameter accepts)."
         ),
         "parameters": [
             { "$ref": "#/components/parameters/id" },
@@ -153,16 +163,17 @@ fn operation(type_name: &str, method: &MethodInfo) -> Value {
                 "description": "The method's result. For a reliable call the \
                     `Goverse-Call-Status` header is `SUCCESS`.",
                 "headers": { "Goverse-Call-Status": { "$ref": "#/components/headers/CallStatus" } },
-                "content": { "application/json": { "schema": {} } },
+                "content": { "application/json": { "schema": result } },
             },
             "default": { "$ref": "#/components/responses/Error" },
         },
     })
 }
 
-/// The shared parameters, headers, error schema and error response.
-fn components() -> Value {
-    json!({
+/// The shared parameters, headers, error schema and error response, and the named schemas of
+/// the methods' types (`GoverseError` is ours, so it cannot clash with a user type's name).
+fn components(schemas: Schemas) -> Value {
+    let mut components = json!({
         "parameters": {
             "id": {
                 "name": "id", "in": "path", "required": true,
@@ -195,7 +206,7 @@ fn components() -> Value {
             },
         },
         "schemas": {
-            "Error": {
+            "GoverseError": {
                 "type": "object",
                 "required": ["error"],
                 "properties": { "error": {
@@ -227,16 +238,25 @@ fn components() -> Value {
                     reliable call has Goverse-Call-Status FAILED or SKIPPED.",
                 "headers": { "Goverse-Call-Status": { "$ref": "#/components/headers/CallStatus" } },
                 "content": { "application/json": { "schema": {
-                    "$ref": "#/components/schemas/Error",
+                    "$ref": "#/components/schemas/GoverseError",
                 }}},
             },
         },
-    })
+    });
+    let named = &mut components["schemas"];
+    for (name, schema) in schemas.into_definitions() {
+        named[name] = schema;
+    }
+    components
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_schemas(_: &mut Schemas) -> crate::object::MethodSchemas {
+        crate::object::MethodSchemas::default()
+    }
 
     #[test]
     fn every_method_has_a_path() {
@@ -246,12 +266,14 @@ mod tests {
                 params: &["n"],
                 kind: TurnKind::Exclusive,
                 idempotent: false,
+                schemas: no_schemas,
             },
             MethodInfo {
                 name: "get",
                 params: &[],
                 kind: TurnKind::Shared,
                 idempotent: true,
+                schemas: no_schemas,
             },
         ];
         let doc = generate(&[("Counter", methods)]);
@@ -265,6 +287,6 @@ mod tests {
         assert!(get["description"].as_str().unwrap().contains("Idempotent"));
         let lifecycle = &doc["paths"]["/v1/objects/Counter/{id}"];
         assert!(lifecycle["post"].is_object() && lifecycle["delete"].is_object());
-        assert!(doc["components"]["schemas"]["Error"].is_object());
+        assert!(doc["components"]["schemas"]["GoverseError"].is_object());
     }
 }
