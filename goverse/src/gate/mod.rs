@@ -40,6 +40,8 @@ pub use auth::{
 };
 pub use clients::PushCounters;
 pub(crate) use clients::{ClientSession, Clients};
+#[cfg(feature = "client")]
+pub(crate) use grpc::{ERROR_CODE_KEY, ERROR_KIND_KEY};
 
 /// Default number of push messages queued per client before new ones are dropped.
 pub const DEFAULT_CLIENT_QUEUE: usize = 256;
