@@ -1,7 +1,8 @@
 //! `goverse::Client` against real gates: typed proxies from outside the cluster, create and
-//! delete, push messages in order, reliable calls and their errors, and failover to another
-//! gate with a new client id.
+//! delete, push messages in order, reliable calls and their errors, registering again when the
+//! gate restarts, and failover to another gate with a new client id.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use goverse::access::{Access, AccessRule};
@@ -9,7 +10,7 @@ use goverse::gate::GateConfig;
 use goverse::limits::{RATE_LIMITED, RateLimit, retry_after};
 use goverse::prelude::*;
 use goverse::{Client, ErrorKind, Node};
-use goverse_tests::harness::Etcd;
+use goverse_tests::harness::{Etcd, free_port};
 use goverse_tests::{Account, Counter, cluster_builder, count_of};
 use serde::{Deserialize, Serialize};
 
@@ -195,6 +196,57 @@ async fn reliable_call_errors_keep_their_kind_and_code() {
         "{error}"
     );
     assert!(retry_after(&error).is_some(), "no retry hint in {error}");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_registers_again_when_its_gate_restarts() {
+    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let start = || {
+        Node::builder()
+            .gate(GateConfig {
+                grpc_listen: Some(grpc),
+                http_listen: None,
+                ..GateConfig::default()
+            })
+            .start()
+    };
+    let node = start().await.unwrap();
+    let client = Client::builder()
+        .gate(format!("http://{grpc}"))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    let first_id = client.client_id().unwrap();
+    assert_eq!(
+        client.object::<Counter>("restart-1").add(1).await.unwrap(),
+        1
+    );
+
+    node.shutdown().await.unwrap();
+    let node = start().await.unwrap();
+    let second_id = client
+        .wait_registered(Some(&first_id), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_ne!(first_id, second_id);
+    // Calls work again (the new node starts the counter afresh), and pushes reach the client
+    // under its new id.
+    assert_eq!(
+        client.object::<Counter>("restart-1").add(1).await.unwrap(),
+        1
+    );
+    let echoed = client
+        .object::<Echoer>("echo-restart")
+        .echo(2)
+        .await
+        .unwrap();
+    assert_eq!(echoed, second_id);
+    for n in 0..2u64 {
+        let value: serde_json::Value = client.next_message().await.unwrap().decode().unwrap();
+        assert_eq!(value, serde_json::json!({"n": n, "from": "echo-restart"}));
+    }
     node.shutdown().await.unwrap();
 }
 

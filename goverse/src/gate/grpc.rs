@@ -111,8 +111,8 @@ const FAILED: &str = "FAILED";
 const SKIPPED: &str = "SKIPPED";
 const UNKNOWN: &str = "UNKNOWN";
 
-/// Serves `gate.GateService` on `address`; returns the bound address and the server task.
-/// Aborting the task stops the server and ends every `Register` stream.
+/// Serves `gate.GateService` on `address`; returns the bound address and a task whose abort
+/// stops the server: every `Register` stream ends and every connection is closed.
 pub(super) async fn serve(
     core: Arc<GateCore>,
     address: SocketAddr,
@@ -127,7 +127,6 @@ pub(super) async fn serve(
     })?;
     let max_body = core.config().max_body_bytes;
     let core_tls = core.config().tls.clone();
-    // The server task owns `running`; when it is aborted, every stream sees the sender gone.
     let (running, stopped) = watch::channel(());
     let service = SizeLimited {
         inner: GateServiceServer::new(GateServer { core, stopped })
@@ -142,15 +141,26 @@ pub(super) async fn serve(
             .tls_config(crate::tls::grpc_server_tls(files, None)?)
             .map_err(|e| Error::invalid_argument(format!("gate gRPC TLS: {e}")))?;
     }
-    let task = tokio::spawn(async move {
-        let _running = running;
-        if let Err(error) = builder
-            .add_service(service)
-            .serve_with_incoming(incoming)
-            .await
-        {
+    // Aborting the returned task drops `running` (every `Register` stream ends) and `stop`,
+    // which shuts the server down gracefully: it stops accepting, tells every open connection
+    // to go away (HTTP/2 GOAWAY) and closes it once its calls are done. Without this, a client's
+    // open connection would keep reaching the stopped gate instead of reconnecting to wherever
+    // the gate comes back.
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = builder
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async {
+            let _ = stopping.await;
+        });
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
             tracing::warn!(%error, address = %bound, "the gRPC gate stopped");
         }
+    });
+    let task = tokio::spawn(async move {
+        let _running = running;
+        let _stop = stop;
+        std::future::pending::<()>().await;
     });
     Ok((bound, task))
 }
