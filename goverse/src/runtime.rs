@@ -557,6 +557,18 @@ impl Node {
         self.router.push_stats()
     }
 
+    /// The router, for in-process tests of the servers built on it.
+    #[cfg(all(test, feature = "gate"))]
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The core of this process's gate, for in-process tests of its servers.
+    #[cfg(all(test, feature = "gate"))]
+    pub(crate) fn gate_core(&self) -> Option<&Arc<crate::gate::GateCore>> {
+        self.gate.as_ref().map(|gate| &gate.core)
+    }
+
     /// Where this process's gate serves HTTP, if it runs one.
     #[cfg(feature = "gate")]
     pub fn gate_http_address(&self) -> Option<std::net::SocketAddr> {

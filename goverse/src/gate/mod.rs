@@ -11,7 +11,7 @@ pub(crate) mod any;
 mod auth;
 mod clients;
 #[cfg(test)]
-mod fuzz_tests;
+pub(crate) mod fuzz_tests;
 mod grpc;
 mod http;
 mod security;
