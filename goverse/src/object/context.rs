@@ -187,8 +187,8 @@ impl Context {
             ))
         } else if !report.unreachable.is_empty() {
             Err(Error::unavailable(format!(
-                "the gate of client `{client_id}` could not be reached; the message was not \
-                 delivered"
+                "the gate of client `{client_id}` is in the cluster but could not be reached; \
+                 the message is lost"
             )))
         } else {
             Err(Error::not_found(format!(
