@@ -141,26 +141,20 @@ pub(super) async fn serve(
             .tls_config(crate::tls::grpc_server_tls(files, None)?)
             .map_err(|e| Error::invalid_argument(format!("gate gRPC TLS: {e}")))?;
     }
-    // Aborting the returned task drops `running` (every `Register` stream ends) and `stop`,
-    // which shuts the server down gracefully: it stops accepting, tells every open connection
-    // to go away (HTTP/2 GOAWAY) and closes it once its calls are done. Without this, a client's
-    // open connection would keep reaching the stopped gate instead of reconnecting to wherever
-    // the gate comes back.
-    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
-    let server = builder
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, async {
-            let _ = stopping.await;
-        });
-    tokio::spawn(async move {
-        if let Err(error) = server.await {
-            tracing::warn!(%error, address = %bound, "the gRPC gate stopped");
-        }
-    });
     let task = tokio::spawn(async move {
         let _running = running;
-        let _stop = stop;
-        std::future::pending::<()>().await;
+        // A shutdown signal that never fires, only so that tonic watches every connection:
+        // when this task is aborted, the server and its watch are dropped, every open
+        // connection is told to go away (HTTP/2 GOAWAY) and closes once its calls are done.
+        // With plain `serve_with_incoming`, a client's open connection would keep reaching the
+        // stopped gate instead of reconnecting to wherever the gate comes back.
+        if let Err(error) = builder
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, std::future::pending())
+            .await
+        {
+            tracing::warn!(%error, address = %bound, "the gRPC gate stopped");
+        }
     });
     Ok((bound, task))
 }
