@@ -353,6 +353,11 @@ async fn push_outcomes_over_sockets_are_defined_and_counted() {
     let error = greeter.greet(lost.clone()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert_eq!(n1.push_stats().pushes_gate_unreachable, 1);
+    // A broadcast still reaches n2's client and counts the unreachable gate once.
+    assert_eq!(greeter.announce("after the crash".into()).await.unwrap(), 1);
+    let message = on_n2.next_message().await.unwrap();
+    assert_eq!(message.decode::<String>().unwrap(), "after the crash");
+    assert_eq!(n1.push_stats().pushes_gate_unreachable, 2);
     wait_until(
         "n1 drops the killed gate when its lease expires",
         Duration::from_secs(30),
@@ -364,7 +369,7 @@ async fn push_outcomes_over_sockets_are_defined_and_counted() {
     let stats = n1.push_stats();
     assert_eq!(
         (stats.pushes_unknown_client, stats.pushes_gate_unreachable),
-        (4, 1)
+        (4, 2)
     );
     // The remaining gate still gets broadcasts.
     assert_eq!(greeter.announce("still here".into()).await.unwrap(), 1);
