@@ -58,10 +58,11 @@
 //! response header `goverse-error-kind` (`NotFound`, `PermissionDenied`, `ResourceExhausted`,
 //! `App`, … as the JSON API spells it) and its code, if any, in `goverse-error-code` (an
 //! application error's code, `goverse.rate_limited` for a rate limit), so `goverse::Client`
-//! returns the same error a call inside the cluster would. Arguments are recorded as JSON: a protobuf request for a method
-//! `m(req: Proto<M>)` is recorded as `{"req": {"@type": <type URL>, "value": <base64>}}`, and a
-//! success answers a protobuf `Any` again for a protobuf request (a `google.protobuf.Empty` for
-//! `()`); a JSON or MessagePack request gets its result in the same codec.
+//! returns the same error a call inside the cluster would. Arguments are recorded as JSON: a
+//! protobuf request for a method `m(req: Proto<M>)` is recorded as `{"req": {"@type": <type
+//! URL>, "value": <base64>}}`, and a success answers a protobuf `Any` again for a protobuf
+//! request (a `google.protobuf.Empty` for `()`); a JSON or MessagePack request gets its result in
+//! the same codec.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -127,6 +128,7 @@ pub(super) async fn serve(
     })?;
     let max_body = core.config().max_body_bytes;
     let core_tls = core.config().tls.clone();
+    // The server task owns `running`; when it is aborted, every stream sees the sender gone.
     let (running, stopped) = watch::channel(());
     let service = SizeLimited {
         inner: GateServiceServer::new(GateServer { core, stopped })
