@@ -421,7 +421,7 @@ impl GateLink {
         };
         let code = status
             .metadata()
-            .get("goverse-error-code")
+            .get(crate::gate::ERROR_CODE_KEY)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
         Error::from_parts(kind, code, status.message().to_string())
@@ -471,24 +471,25 @@ impl Peers for GateLink {
         let link = self.clone();
         Box::pin(async move {
             let reply = match client.reliable_call_object(request?).await {
-                Ok(reply) => reply.into_inner(),
+                Ok(reply) => reply,
                 Err(status) => return Err(link.error(gate, &status)),
             };
-            let failure = || Error::app("reliable_call_failed", reply.error.clone());
-            match reply.status.to_ascii_uppercase().as_str() {
+            let failure =
+                |fallback| reliable_error(reply.metadata(), fallback, &reply.get_ref().error);
+            let reply_status = reply.get_ref().status.to_ascii_uppercase();
+            match reply_status.as_str() {
                 "SUCCESS" => {
-                    let payload = payload_from_any(reply.response.clone().unwrap_or_default());
-                    let value: serde_json::Value = payload.decode("a reliable call's result")?;
+                    let any = reply.into_inner().response.unwrap_or_default();
+                    let value: serde_json::Value =
+                        payload_from_any(any).decode("a reliable call's result")?;
                     Ok(CallOutcome::Success(value.to_string()))
                 }
-                "FAILED" => Ok(CallOutcome::Failed(failure())),
-                "SKIPPED" => Ok(CallOutcome::Skipped(Error::invalid_argument(
-                    reply.error.clone(),
-                ))),
+                "FAILED" => Ok(CallOutcome::Failed(failure(ErrorKind::App))),
+                "SKIPPED" => Ok(CallOutcome::Skipped(failure(ErrorKind::InvalidArgument))),
                 other => Err(Error::unavailable(format!(
                     "the outcome of reliable call `{call_id}` is {other}: {}; repeat the call \
                      with the same id",
-                    reply.error
+                    reply.get_ref().error
                 ))),
             }
         })
@@ -542,6 +543,24 @@ impl Peers for GateLink {
             result.map_err(|status| link.error(gate, &status))
         })
     }
+}
+
+/// The error of a reliable call's `FAILED` or `SKIPPED` answer: its message from the `error`
+/// field, its kind and code from the `goverse-error-kind` / `goverse-error-code` headers a
+/// goverse gate adds. A gate without them (GoVerse's) gives `fallback`, and for an
+/// application error the code `reliable_call_failed`.
+fn reliable_error(metadata: &MetadataMap, fallback: ErrorKind, message: &str) -> Error {
+    use crate::gate::{ERROR_CODE_KEY, ERROR_KIND_KEY};
+    let header = |key| metadata.get(key).and_then(|value| value.to_str().ok());
+    let kind = header(ERROR_KIND_KEY)
+        .and_then(ErrorKind::from_wire_name)
+        .unwrap_or(fallback);
+    let code = match header(ERROR_CODE_KEY) {
+        Some(code) => Some(code.to_string()),
+        None if kind == ErrorKind::App => Some("reliable_call_failed".to_string()),
+        None => None,
+    };
+    Error::from_parts(kind, code, message.to_string())
 }
 
 /// Keeps a `Register` stream open on the current gate, moving to the next gate with

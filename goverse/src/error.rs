@@ -67,6 +67,20 @@ impl ErrorKind {
         }
     }
 
+    /// The kind's name as the JSON API's error bodies and the gate's `goverse-error-kind`
+    /// metadata spell it (`NotFound`, `ResourceExhausted`, …).
+    pub(crate) fn wire_name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => name,
+            _ => unreachable!("an ErrorKind serializes as its variant name"),
+        }
+    }
+
+    /// The kind named `name` as [`wire_name`](Self::wire_name) spells it, if any.
+    pub(crate) fn from_wire_name(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+
     /// A short lowercase name, used in messages and on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -258,5 +272,13 @@ mod tests {
         let http: std::collections::HashSet<_> = kinds.iter().map(|k| k.http_status()).collect();
         assert_eq!(grpc.len(), kinds.len());
         assert_eq!(http.len(), kinds.len());
+        for kind in kinds {
+            assert_eq!(ErrorKind::from_wire_name(&kind.wire_name()), Some(kind));
+        }
+        assert_eq!(
+            ErrorKind::ResourceExhausted.wire_name(),
+            "ResourceExhausted"
+        );
+        assert_eq!(ErrorKind::from_wire_name("Bogus"), None);
     }
 }

@@ -88,7 +88,7 @@ pub use object::{
 pub use persistence::{CallOutcome, CallStatus, Database};
 #[cfg(feature = "proto")]
 pub use proto::Proto;
-pub use routing::{MAX_CALL_ID_LEN, new_call_id};
+pub use routing::{MAX_CALL_ID_LEN, PushStats, new_call_id};
 pub use runtime::{Node, NodeBuilder, ObjectTypeInfo};
 /// The `schemars` version whose `JsonSchema` the gate's OpenAPI document uses.
 #[cfg(feature = "schemars")]

@@ -551,6 +551,25 @@ impl Node {
         self.gate.as_ref().map(|gate| gate.core.stats())
     }
 
+    /// What happened to the push messages this node's objects sent (`ctx.push`,
+    /// `ctx.broadcast`): delivered, dropped on a full queue, for unknown clients, lost to an
+    /// unreachable gate. Counted on every node, with or without a gate of its own.
+    pub fn push_stats(&self) -> crate::PushStats {
+        self.router.push_stats()
+    }
+
+    /// The router, for in-process tests of the servers built on it.
+    #[cfg(all(test, feature = "gate"))]
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The core of this process's gate, for in-process tests of its servers.
+    #[cfg(all(test, feature = "gate"))]
+    pub(crate) fn gate_core(&self) -> Option<&Arc<crate::gate::GateCore>> {
+        self.gate.as_ref().map(|gate| &gate.core)
+    }
+
     /// Where this process's gate serves HTTP, if it runs one.
     #[cfg(feature = "gate")]
     pub fn gate_http_address(&self) -> Option<std::net::SocketAddr> {

@@ -1,7 +1,9 @@
 //! The main loop of a node process for multi-process tests and benchmarks: joins the cluster
 //! given on the command line, prints `ready <address>` once it serves, and shuts down gracefully
 //! on SIGTERM (printing `stopped`). An optional seventh argument is the database URL; the
-//! environment variable `TEST_NODE_CLUSTER_SECRET`, when set, is the cluster secret.
+//! environment variable `TEST_NODE_CLUSTER_SECRET`, when set, is the cluster secret. With
+//! `GOVERSE_TEST_GATE_ONLY` set in the environment it is a gate-only process serving gRPC, and
+//! prints `gate-grpc <gRPC address>` before `ready`.
 
 use std::time::Duration;
 
@@ -34,6 +36,13 @@ pub async fn run(args: &[String]) -> goverse::Result<()> {
     if let Ok(secret) = std::env::var("TEST_NODE_CLUSTER_SECRET") {
         builder = builder.cluster_secret(secret);
     }
+    let gate_only = std::env::var_os("GOVERSE_TEST_GATE_ONLY").is_some();
+    if gate_only {
+        builder = builder.gate_only(goverse::gate::GateConfig {
+            http_listen: None,
+            ..goverse::gate::GateConfig::default()
+        });
+    }
     let node = builder
         .etcd([arg(args, 0, "etcd endpoint")])
         .prefix(arg(args, 1, "prefix"))
@@ -43,7 +52,14 @@ pub async fn run(args: &[String]) -> goverse::Result<()> {
         .stability_window(millis(&arg(args, 5, "stability window ms")))
         .start()
         .await?;
-    node.wait_ready(Duration::from_secs(60)).await?;
+    if gate_only {
+        let grpc = node
+            .gate_grpc_address()
+            .expect("a gate-only process serves gRPC");
+        println!("gate-grpc {grpc}");
+    } else {
+        node.wait_ready(Duration::from_secs(60)).await?;
+    }
     println!("ready {}", node.address().unwrap_or_default());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");

@@ -1,13 +1,16 @@
 //! `goverse::Client` against real gates: typed proxies from outside the cluster, create and
-//! delete, push messages in order, reliable calls, and failover to another gate with a new
-//! client id.
+//! delete, push messages in order, reliable calls and their errors, registering again when the
+//! gate restarts, and failover to another gate with a new client id.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use goverse::access::{Access, AccessRule};
 use goverse::gate::GateConfig;
+use goverse::limits::{RATE_LIMITED, RateLimit, retry_after};
 use goverse::prelude::*;
 use goverse::{Client, ErrorKind, Node};
-use goverse_tests::harness::Etcd;
+use goverse_tests::harness::{Etcd, free_port};
 use goverse_tests::{Account, Counter, cluster_builder, count_of};
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +128,125 @@ async fn reliable_calls_through_the_client_run_once() {
     assert_eq!(count_of("client-rc", "deposit 5"), 1);
     let error = account.reliable(&call_id).deposit(6).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reliable_call_errors_keep_their_kind_and_code() {
+    let node = Node::builder()
+        .access_rules([
+            AccessRule::new("Account", Access::Internal).method("balance"),
+            AccessRule::new("Account", Access::Allow),
+            AccessRule::new("Counter", Access::Allow),
+        ])
+        .gate(GateConfig {
+            http_listen: None,
+            rate_limits: vec![RateLimit::per_type("Counter", 0.001, 1)],
+            ..GateConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let client = Client::connect(&gate_url(&node)).await.unwrap();
+    let account = client.object::<Account>("client-rc-errors");
+
+    // FAILED: the method's own application error, code and message.
+    let error = account
+        .reliable(goverse::new_call_id())
+        .withdraw(10)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.kind(), error.code(), error.message()),
+        (
+            ErrorKind::App,
+            Some("insufficient"),
+            "balance 0 is below 10"
+        ),
+    );
+
+    // SKIPPED by the access rules: permission denied, as for a plain call.
+    let error = account
+        .reliable(goverse::new_call_id())
+        .balance()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+    let plain = account.balance().await.unwrap_err();
+    assert_eq!(plain.kind(), ErrorKind::PermissionDenied, "{plain}");
+
+    // SKIPPED by a rate limit: resource exhausted, with the limit's code and retry hint.
+    let counter = client.object::<Counter>("client-rc-limited");
+    assert_eq!(
+        counter
+            .reliable(goverse::new_call_id())
+            .add(1)
+            .await
+            .unwrap(),
+        1
+    );
+    let error = counter
+        .reliable(goverse::new_call_id())
+        .add(1)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.kind(), error.code()),
+        (ErrorKind::ResourceExhausted, Some(RATE_LIMITED)),
+        "{error}"
+    );
+    assert!(retry_after(&error).is_some(), "no retry hint in {error}");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_registers_again_when_its_gate_restarts() {
+    let grpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let start = || {
+        Node::builder()
+            .gate(GateConfig {
+                grpc_listen: Some(grpc),
+                http_listen: None,
+                ..GateConfig::default()
+            })
+            .start()
+    };
+    let node = start().await.unwrap();
+    let client = Client::builder()
+        .gate(format!("http://{grpc}"))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    let first_id = client.client_id().unwrap();
+    assert_eq!(
+        client.object::<Counter>("restart-1").add(1).await.unwrap(),
+        1
+    );
+
+    node.shutdown().await.unwrap();
+    let node = start().await.unwrap();
+    let second_id = client
+        .wait_registered(Some(&first_id), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_ne!(first_id, second_id);
+    // Calls work again (the new node starts the counter afresh), and pushes reach the client
+    // under its new id.
+    assert_eq!(
+        client.object::<Counter>("restart-1").add(1).await.unwrap(),
+        1
+    );
+    let echoed = client
+        .object::<Echoer>("echo-restart")
+        .echo(2)
+        .await
+        .unwrap();
+    assert_eq!(echoed, second_id);
+    for n in 0..2u64 {
+        let value: serde_json::Value = client.next_message().await.unwrap().decode().unwrap();
+        assert_eq!(value, serde_json::json!({"n": n, "from": "echo-restart"}));
+    }
     node.shutdown().await.unwrap();
 }
 

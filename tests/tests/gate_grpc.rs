@@ -257,13 +257,14 @@ async fn call_type(
         .expect("a response carries an Any"))
 }
 
-async fn reliable(
+/// A reliable call to a `Room`: the answer with its headers.
+async fn reliable_reply(
     client: &mut Client,
     call_id: &str,
     id: &str,
     method: &str,
     request: Any,
-) -> gate::ReliableCallObjectResponse {
+) -> tonic::Response<gate::ReliableCallObjectResponse> {
     client
         .reliable_call_object(gate::ReliableCallObjectRequest {
             call_id: call_id.into(),
@@ -274,7 +275,26 @@ async fn reliable(
         })
         .await
         .expect("a reliable call answers in-band")
+}
+
+async fn reliable(
+    client: &mut Client,
+    call_id: &str,
+    id: &str,
+    method: &str,
+    request: Any,
+) -> gate::ReliableCallObjectResponse {
+    reliable_reply(client, call_id, id, method, request)
+        .await
         .into_inner()
+}
+
+/// The value of header `key` of `reply`, if it has one.
+fn header<'a, T>(reply: &'a tonic::Response<T>, key: &str) -> Option<&'a str> {
+    reply
+        .metadata()
+        .get(key)
+        .map(|value| value.to_str().unwrap())
 }
 
 fn assert_code(result: Result<Any, Status>, code: Code, needle: &str) {
@@ -598,8 +618,9 @@ async fn reliable_calls_run_once_and_answer_in_band() {
     assert_eq!(again, json_call);
     assert_eq!(count_of("rel1", "add"), 1);
 
-    // An application error: FAILED with its text, recorded like a result.
-    let failed = reliable(
+    // An application error: FAILED with its text (the GoVerse fields: only the message),
+    // recorded like a result; its kind and code travel in headers GoVerse clients ignore.
+    let reply = reliable_reply(
         &mut client,
         "rc-fail-1",
         "rel1",
@@ -608,10 +629,29 @@ async fn reliable_calls_run_once_and_answer_in_band() {
     )
     .await;
     assert_eq!(
+        (
+            header(&reply, "goverse-error-kind"),
+            header(&reply, "goverse-error-code")
+        ),
+        (Some("App"), Some("refused"))
+    );
+    let failed = reply.into_inner();
+    assert_eq!(
         (failed.status.as_str(), failed.error.as_str()),
         ("FAILED", "closed")
     );
     assert!(failed.response.is_none());
+    // A success carries no error headers.
+    let reply = reliable_reply(
+        &mut client,
+        "rc-ok-2",
+        "rel1",
+        "add",
+        json_any(json!({"n": 0})),
+    )
+    .await;
+    assert_eq!(header(&reply, "goverse-error-kind"), None);
+    assert_eq!(header(&reply, "goverse-error-code"), None);
 
     // Never run: bad arguments, unknown methods, too many parameters, a reused call id.
     for (call_id, method, request) in [
@@ -621,12 +661,24 @@ async fn reliable_calls_run_once_and_answer_in_band() {
         ("rc-skip-4", "post", message_any(&Ack::default())),
         ("rc-json-1", "add", json_any(json!({"n": 4}))),
     ] {
-        let skipped = reliable(&mut client, call_id, "rel1", method, request).await;
+        let reply = reliable_reply(&mut client, call_id, "rel1", method, request).await;
+        let kind = header(&reply, "goverse-error-kind").map(str::to_string);
+        let skipped = reply.into_inner();
         assert_eq!(skipped.status, "SKIPPED", "{call_id}: {skipped:?}");
+        let expected = if method == "nope" {
+            "NotFound"
+        } else {
+            "InvalidArgument"
+        };
+        assert_eq!(kind.as_deref(), Some(expected), "{call_id}: {skipped:?}");
         assert!(!skipped.error.is_empty(), "{call_id}: {skipped:?}");
         assert!(skipped.response.is_none());
     }
-    assert_eq!(count_of("rel1", "add"), 1);
+    assert_eq!(
+        count_of("rel1", "add"),
+        2,
+        "only the two successful adds ran"
+    );
     assert_eq!(count_of("rel1", "post "), 0);
     node.shutdown().await.unwrap();
 }

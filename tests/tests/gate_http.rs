@@ -795,6 +795,25 @@ async fn reliable_calls_by_idempotency_key() {
         (status, body["error"]["code"].as_str()),
         (422, Some("nope"))
     );
+    // Arguments that do not fit the method: SKIPPED, with the error's kind.
+    let response = client()
+        .post(format!("{base}/v1/objects/Counter/r1/add"))
+        .header("Idempotency-Key", "call-4")
+        .json(&json!({ "n": "three" }))
+        .send()
+        .await
+        .unwrap();
+    let call_status = response.headers().get("goverse-call-status").cloned();
+    let (status, body) = json_of(response).await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str(), call_status),
+        (
+            400,
+            Some("InvalidArgument"),
+            Some(reqwest::header::HeaderValue::from_static("SKIPPED"))
+        ),
+        "{body}"
+    );
 }
 
 #[tokio::test]

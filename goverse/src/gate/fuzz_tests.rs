@@ -8,7 +8,9 @@
 //! (`Any` ↔ [`Payload`], `Proto<M>` in JSON and MessagePack, prost messages).
 //!
 //! The same decoders reached over real sockets (the gRPC and HTTP gates) are fuzzed in
-//! `tests/tests/gate_fuzz.rs`.
+//! `tests/tests/gate_fuzz.rs`. This file's generator ([`Rng`]) and object type ([`Fuzzed`]) also
+//! drive the in-process fuzz tests of the node-to-node messages (`transport/fuzz_tests.rs`) and
+//! of GoVerse's HTTP call body (`http/fuzz_tests.rs`).
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -26,21 +28,97 @@ use crate::object::{Args, NamedArgsSeed};
 use crate::proto::Proto;
 
 /// Inputs per decoder.
-const CASES: usize = 100_000;
+pub(crate) const CASES: usize = 100_000;
 
 /// The deepest MessagePack nesting the random inputs reach: beyond the decoders' limit of 128
 /// (see [`deep_msgpack_is_refused_before_the_stack_overflows`]).
 const MSGPACK_FUZZ_DEPTH: usize = 250;
 
-/// xorshift64*: a reproducible stream of pseudo-random numbers.
-struct Rng(u64);
+/// The object type the in-process fuzz tests of the servers call (the node service in
+/// `transport/fuzz_tests.rs`, GoVerse's HTTP API in `http/fuzz_tests.rs`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Fuzzed {
+    total: i64,
+}
+
+#[crate::object(name = "Fuzzed")]
+impl Fuzzed {
+    /// Adds `n`.
+    #[crate::method]
+    pub(crate) async fn add(&mut self, n: i64) -> i64 {
+        self.total = self.total.wrapping_add(n);
+        self.total
+    }
+
+    /// Counts what it was given.
+    #[crate::method]
+    pub(crate) async fn count(&self, text: String, tags: Vec<String>) -> usize {
+        text.len() + tags.len()
+    }
+
+    /// Always fails with the application error `refused`.
+    #[crate::method]
+    pub(crate) async fn refuse(&self, reason: String) -> crate::Result<i64> {
+        Err(Error::app("refused", format!("refused: {reason}")))
+    }
+}
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    /// A name for the fuzzed requests: mostly one of `known` (what the server knows, and
+    /// some names it does not), sometimes random text.
+    pub(crate) fn name(&mut self, known: &[&str]) -> String {
+        if self.chance(8) {
+            self.text()
+        } else {
+            known[self.below(known.len())].to_string()
+        }
+    }
+
+    /// Arguments in `codec` for `method` of [`Fuzzed`]: often right, often mutated, often any
+    /// input for `codec`.
+    pub(crate) fn fuzzed_args(&mut self, method: &str, codec: Codec) -> Vec<u8> {
+        if codec == Codec::Protobuf || self.chance(3) {
+            return self.input(codec);
+        }
+        let named = match method {
+            "add" => serde_json::json!({ "n": self.next() as i64 }),
+            "count" => serde_json::json!({
+                "text": self.text(),
+                "tags": (0..self.below(3)).map(|_| self.text()).collect::<Vec<_>>(),
+            }),
+            _ => serde_json::json!({ "reason": self.text() }),
+        };
+        let valid = codec
+            .encode(&named)
+            .expect("named arguments encode")
+            .bytes
+            .to_vec();
+        if self.chance(2) {
+            self.mutate(valid)
+        } else {
+            valid
+        }
+    }
+}
+
+/// The types fuzzed requests name: the [`Fuzzed`] type and others.
+pub(crate) const FUZZED_TYPES: &[&str] = &["Fuzzed", "Fuzzed", "Fuzzed", "Fuzzed", "Nope", ""];
+
+/// The methods fuzzed requests name: [`Fuzzed`]'s and others.
+pub(crate) const FUZZED_METHODS: &[&str] = &["add", "count", "refuse", "nope", ""];
+
+/// The object ids fuzzed requests name, few enough to keep the activations few.
+pub(crate) const FUZZED_IDS: &[&str] = &["f1", "f2", "f3", "f4", "a/b", ""];
+
+/// xorshift64*: a reproducible stream of pseudo-random numbers.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed.max(1))
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -48,16 +126,16 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn chance(&mut self, one_in: usize) -> bool {
+    pub(crate) fn chance(&mut self, one_in: usize) -> bool {
         self.below(one_in) == 0
     }
 
     /// Random bytes, mostly short, sometimes up to 1 KiB.
-    fn bytes(&mut self) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self) -> Vec<u8> {
         let len = if self.chance(8) {
             self.below(1024)
         } else {
@@ -67,7 +145,7 @@ impl Rng {
     }
 
     /// A short string, mostly ASCII, with some multi-byte characters.
-    fn text(&mut self) -> String {
+    pub(crate) fn text(&mut self) -> String {
         const PIECES: &[&str] = &[
             "a", "b", "z", "0", "9", " ", "/", "%", "é", "日本", "🦀", "\"", "\\", "\n", "\u{0}",
         ];
@@ -77,7 +155,7 @@ impl Rng {
     }
 
     /// `bytes` changed by one to four random edits.
-    fn mutate(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn mutate(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
         for _ in 0..=self.below(4) {
             let at = if bytes.is_empty() {
                 0
@@ -105,7 +183,7 @@ impl Rng {
     }
 
     /// A soup of JSON tokens: mostly invalid, often nearly valid.
-    fn json_soup(&mut self) -> Vec<u8> {
+    pub(crate) fn json_soup(&mut self) -> Vec<u8> {
         const TOKENS: &[&str] = &[
             "{",
             "}",
@@ -225,7 +303,7 @@ impl Rng {
     }
 
     /// A type URL: goverse's own, the message's, another message's, or junk.
-    fn type_url(&mut self) -> String {
+    pub(crate) fn type_url(&mut self) -> String {
         match self.below(8) {
             0 => JSON_TYPE_URL.to_string(),
             1 => MSGPACK_TYPE_URL.to_string(),
@@ -238,7 +316,7 @@ impl Rng {
     }
 
     /// A valid encoding of something in `codec`, for mutation.
-    fn valid(&mut self, codec: Codec) -> Vec<u8> {
+    pub(crate) fn valid(&mut self, codec: Codec) -> Vec<u8> {
         let encoded = match (codec, self.below(3)) {
             (Codec::Protobuf, 0) => codec.encode(&()),
             (Codec::Protobuf, _) => codec.encode(&Proto(self.greet())),
@@ -300,7 +378,7 @@ impl Rng {
     }
 
     /// One input for a decoder of `codec`.
-    fn input(&mut self, codec: Codec) -> Vec<u8> {
+    pub(crate) fn input(&mut self, codec: Codec) -> Vec<u8> {
         match self.below(10) {
             0..=2 => self.bytes(),
             3..=6 => {

@@ -53,10 +53,16 @@
 //! reused for another call — safe to retry, even under a new id) or `UNKNOWN` (the call could
 //! not be confirmed recorded, e.g. the database or the owner was unreachable until the
 //! deadline — retry with the same `call_id`). Only a failed authentication is a gRPC status
-//! (`UNAUTHENTICATED`). Arguments are recorded as JSON: a protobuf request for a method
-//! `m(req: Proto<M>)` is recorded as `{"req": {"@type": <type URL>, "value": <base64>}}`, and a
-//! success answers a protobuf `Any` again for a protobuf request (a `google.protobuf.Empty` for
-//! `()`); a JSON or MessagePack request gets its result in the same codec.
+//! (`UNAUTHENTICATED`). The GoVerse fields stay as GoVerse has them (`error` is the message
+//! only); a `FAILED`, `SKIPPED` or `UNKNOWN` answer also carries the error's kind in the
+//! response header `goverse-error-kind` (`NotFound`, `PermissionDenied`, `ResourceExhausted`,
+//! `App`, … as the JSON API spells it) and its code, if any, in `goverse-error-code` (an
+//! application error's code, `goverse.rate_limited` for a rate limit), so `goverse::Client`
+//! returns the same error a call inside the cluster would. Arguments are recorded as JSON: a
+//! protobuf request for a method `m(req: Proto<M>)` is recorded as `{"req": {"@type": <type
+//! URL>, "value": <base64>}}`, and a success answers a protobuf `Any` again for a protobuf
+//! request (a `google.protobuf.Empty` for `()`); a JSON or MessagePack request gets its result in
+//! the same codec.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -89,8 +95,13 @@ use crate::persistence::CallOutcome;
 /// The type URL of the first message of a `Register` stream.
 const REGISTER_RESPONSE_TYPE_URL: &str = "type.googleapis.com/gate.RegisterResponse";
 
-/// The trailer that carries an application error's code.
-const ERROR_CODE_KEY: &str = "goverse-error-code";
+/// The metadata that carries an application error's code: a trailer of an error status, a
+/// header of a reliable call's `FAILED` / `SKIPPED` / `UNKNOWN` answer.
+pub(crate) const ERROR_CODE_KEY: &str = "goverse-error-code";
+
+/// The header of a reliable call's `FAILED` / `SKIPPED` / `UNKNOWN` answer that carries the
+/// error's kind, as [`ErrorKind::wire_name`] spells it.
+pub(crate) const ERROR_KIND_KEY: &str = "goverse-error-kind";
 
 /// The longest error message put in a status (a header): longer ones are cut.
 const MAX_STATUS_MESSAGE: usize = 4096;
@@ -116,8 +127,8 @@ const MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// streams are not cut, only the wait for their first response).
 const HANDLER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Serves `gate.GateService` on `address`; returns the bound address and the server task.
-/// Aborting the task stops the server and ends every `Register` stream.
+/// Serves `gate.GateService` on `address`; returns the bound address and a task whose abort
+/// stops the server: every `Register` stream ends and every connection is closed.
 pub(super) async fn serve(
     core: Arc<GateCore>,
     address: SocketAddr,
@@ -156,9 +167,14 @@ pub(super) async fn serve(
     }
     let task = tokio::spawn(async move {
         let _running = running;
+        // A shutdown signal that never fires, only so that tonic watches every connection:
+        // when this task is aborted, the server and its watch are dropped, every open
+        // connection is told to go away (HTTP/2 GOAWAY) and closes once its calls are done.
+        // With plain `serve_with_incoming`, a client's open connection would keep reaching the
+        // stopped gate instead of reconnecting to wherever the gate comes back.
         if let Err(error) = builder
             .add_service(service)
-            .serve_with_incoming(incoming)
+            .serve_with_incoming_shutdown(incoming, std::future::pending())
             .await
         {
             tracing::warn!(%error, address = %bound, "the gRPC gate stopped");
@@ -463,25 +479,41 @@ fn reliable_result(codec: Codec, json: &str) -> Result<prost_types::Any> {
     any_from_payload(&payload)
 }
 
-/// The in-band answer of a reliable call.
-fn reliable_response(outcome: Result<(Codec, CallOutcome)>) -> ReliableCallObjectResponse {
-    let answer = |status: &str, response, error: &Error| ReliableCallObjectResponse {
-        response,
-        error: error.message().to_string(),
-        status: status.to_string(),
+/// The in-band answer of a reliable call. An error's kind and application code also travel as
+/// the response metadata [`ERROR_KIND_KEY`] and [`ERROR_CODE_KEY`] (GoVerse clients ignore them;
+/// `goverse::Client` rebuilds the error from them).
+fn reliable_response(
+    outcome: Result<(Codec, CallOutcome)>,
+) -> Response<ReliableCallObjectResponse> {
+    let answer = |status: &str, error: &Error| {
+        let mut response = Response::new(ReliableCallObjectResponse {
+            response: None,
+            error: error.message().to_string(),
+            status: status.to_string(),
+        });
+        let metadata = response.metadata_mut();
+        if let Ok(kind) = MetadataValue::try_from(error.kind().wire_name()) {
+            metadata.insert(ERROR_KIND_KEY, kind);
+        }
+        if let Some(code) = error.code()
+            && let Ok(code) = MetadataValue::try_from(clip(code))
+        {
+            metadata.insert(ERROR_CODE_KEY, code);
+        }
+        response
     };
     match outcome {
         Ok((codec, CallOutcome::Success(json))) => match reliable_result(codec, &json) {
-            Ok(any) => ReliableCallObjectResponse {
+            Ok(any) => Response::new(ReliableCallObjectResponse {
                 response: Some(any),
                 error: String::new(),
                 status: SUCCESS.to_string(),
-            },
-            Err(error) => answer(FAILED, None, &error),
+            }),
+            Err(error) => answer(FAILED, &error),
         },
-        Ok((_, CallOutcome::Failed(error))) => answer(FAILED, None, &error),
-        Ok((_, CallOutcome::Skipped(error))) => answer(SKIPPED, None, &error),
-        Err(error) => answer(unrecorded_status(&error), None, &error),
+        Ok((_, CallOutcome::Failed(error))) => answer(FAILED, &error),
+        Ok((_, CallOutcome::Skipped(error))) => answer(SKIPPED, &error),
+        Err(error) => answer(unrecorded_status(&error), &error),
     }
 }
 
@@ -568,7 +600,7 @@ impl GateService for GateServer {
         let outcome = self
             .reliable_call(deadline, &key, identity, request.into_inner())
             .await;
-        Ok(Response::new(reliable_response(outcome)))
+        Ok(reliable_response(outcome))
     }
 }
 
@@ -662,21 +694,38 @@ mod tests {
     fn unrecorded_calls_are_skipped_or_unknown() {
         let response = reliable_response(Err(Error::invalid_argument("bad")));
         assert_eq!(
-            (response.status.as_str(), response.error.as_str()),
+            (
+                response.get_ref().status.as_str(),
+                response.get_ref().error.as_str()
+            ),
             (SKIPPED, "bad")
         );
         let response = reliable_response(Err(Error::unavailable("database down")));
-        assert_eq!(response.status, UNKNOWN);
+        assert_eq!(response.get_ref().status, UNKNOWN);
         let response = reliable_response(Err(Error::timeout("late")));
-        assert_eq!(response.status, UNKNOWN);
+        assert_eq!(response.get_ref().status, UNKNOWN);
+        assert_eq!(response.metadata().get(ERROR_KIND_KEY).unwrap(), "Timeout");
         let response = reliable_response(Ok((
             Codec::Json,
             CallOutcome::Failed(Error::app("no", "refused")),
         )));
         assert_eq!(
-            (response.status.as_str(), response.error.as_str()),
+            (
+                response.get_ref().status.as_str(),
+                response.get_ref().error.as_str()
+            ),
             (FAILED, "refused")
         );
-        assert!(response.response.is_none());
+        assert!(response.get_ref().response.is_none());
+        assert_eq!(response.metadata().get(ERROR_KIND_KEY).unwrap(), "App");
+        assert_eq!(response.metadata().get(ERROR_CODE_KEY).unwrap(), "no");
+    }
+
+    #[test]
+    fn successes_carry_no_error_metadata() {
+        let response = reliable_response(Ok((Codec::Json, CallOutcome::Success("1".into()))));
+        assert_eq!(response.get_ref().status, SUCCESS);
+        assert!(response.metadata().get(ERROR_KIND_KEY).is_none());
+        assert!(response.metadata().get(ERROR_CODE_KEY).is_none());
     }
 }

@@ -11,6 +11,8 @@
 //! Every response carries GoVerse's CORS headers and every `OPTIONS` request is answered 204.
 
 mod conn;
+#[cfg(test)]
+mod fuzz_tests;
 mod goverse_api;
 mod native;
 mod openapi;

@@ -11,7 +11,7 @@ pub(crate) mod any;
 mod auth;
 mod clients;
 #[cfg(test)]
-mod fuzz_tests;
+pub(crate) mod fuzz_tests;
 mod grpc;
 mod http;
 mod security;
@@ -40,6 +40,8 @@ pub use auth::{
 };
 pub use clients::PushCounters;
 pub(crate) use clients::{ClientSession, Clients};
+#[cfg(feature = "client")]
+pub(crate) use grpc::{ERROR_CODE_KEY, ERROR_KIND_KEY};
 
 pub use crate::config::{DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY};
 

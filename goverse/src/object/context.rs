@@ -162,8 +162,10 @@ impl Context {
     ///
     /// A [`Proto<M>`](crate::Proto) message travels as its `google.protobuf.Any` (what GoVerse
     /// clients expect); anything else serializable travels as JSON. Errors: `NotFound` if the
-    /// client is not connected, `ResourceExhausted` if its queue is full (the message is
-    /// dropped), `InvalidArgument` for a malformed client id.
+    /// client is not connected (or its id names no gate of the cluster), `ResourceExhausted`
+    /// if its queue is full (the message is dropped), `Unavailable` if its gate is in the
+    /// cluster but cannot be reached (the message is lost), `InvalidArgument` for a malformed
+    /// client id.
     pub async fn push<M: serde::Serialize + ?Sized>(
         &self,
         client_id: &str,
@@ -183,9 +185,15 @@ impl Context {
                     "client `{client_id}` is not reading its messages fast enough: its queue is full and the message was dropped"
                 ),
             ))
+        } else if !report.unreachable.is_empty() {
+            Err(Error::unavailable(format!(
+                "the gate of client `{client_id}` is in the cluster but could not be reached; \
+                 the message is lost"
+            )))
         } else {
             Err(Error::not_found(format!(
-                "client `{client_id}` is not connected (it disconnected, or its gate is gone)"
+                "client `{client_id}` is not connected (it disconnected, or its id names no gate \
+                 of the cluster)"
             )))
         }
     }

@@ -40,8 +40,8 @@ pub(crate) use attempt::IntoJob;
 use attempt::{Attempt, EncodedAttempt, LifecycleAttempt, Step, TypedAttempt};
 pub(crate) use handle::CallOptions;
 pub use handle::ObjectHandle;
-pub(crate) use push::PushReport;
-pub(crate) use push::PushSink;
+pub use push::PushStats;
+pub(crate) use push::{PushReport, PushSink, SentPushCounters};
 pub use reliable::{MAX_CALL_ID_LEN, new_call_id};
 #[cfg(feature = "etcd")]
 pub(crate) use serve::IncomingCall;
@@ -157,6 +157,8 @@ struct RouterInner {
     database: Database,
     /// The gate embedded in this node, if any.
     push_sink: std::sync::OnceLock<Arc<dyn PushSink>>,
+    /// What happened to the push messages this node sent.
+    push_counters: SentPushCounters,
 }
 
 /// The node's call path; cheap to clone.
@@ -199,6 +201,7 @@ impl Router {
                 ownership: tokio::sync::Mutex::new(()),
                 database,
                 push_sink: std::sync::OnceLock::new(),
+                push_counters: SentPushCounters::default(),
             }),
         }
     }

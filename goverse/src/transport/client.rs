@@ -215,6 +215,7 @@ impl Peers for PeerPool {
                         delivered: reply.delivered as usize,
                         unknown: reply.unknown,
                         dropped: reply.dropped,
+                        unreachable: Vec::new(),
                     })
                 }
                 Err(status) => Err(status_error(&address, &status)),

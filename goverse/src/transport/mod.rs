@@ -6,6 +6,8 @@
 //! itself (creates, deletes and pushes carry their deadline as the gRPC timeout).
 
 mod client;
+#[cfg(all(test, feature = "gate"))]
+mod fuzz_tests;
 mod security;
 mod server;
 

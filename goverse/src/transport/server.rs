@@ -18,10 +18,10 @@ use crate::routing::{IncomingCall, Lifecycle, Router};
 
 /// The node service, backed by this node's router.
 #[derive(Debug)]
-struct NodeServer {
-    router: Router,
+pub(super) struct NodeServer {
+    pub(super) router: Router,
     /// Checks the cluster-secret proof of every request before anything else.
-    check: SecretCheck,
+    pub(super) check: SecretCheck,
 }
 
 impl NodeServer {
