@@ -42,14 +42,14 @@ async fn node_and_server() -> (Node, NodeServer) {
     (node, server)
 }
 
-/// A wire payload: a codec's name (or junk) and arguments for `method` in that codec.
+/// A wire payload: a codec's tag (or junk) and arguments for `method` in that codec.
 fn payload(rng: &mut Rng, method: &str) -> proto::Payload {
     let codec = [Codec::MsgPack, Codec::Json, Codec::Protobuf][rng.below(3)];
     proto::Payload {
         codec: if rng.chance(10) {
-            rng.text()
+            rng.next() as i32
         } else {
-            codec.name().to_string()
+            proto::Codec::from(codec).into()
         },
         data: rng.fuzzed_args(method, codec).into(),
     }
@@ -91,6 +91,7 @@ fn call_request(rng: &mut Rng) -> proto::CallRequest {
             identity: rng.text(),
         }),
         reliable_call_id: rng.chance(4).then(|| rng.text()),
+        from_client: rng.chance(2),
         timeout_micros: match rng.below(4) {
             0 => 0,
             1 => rng.below(2_000) as u64,
@@ -164,7 +165,10 @@ async fn push_requests_are_answered_precisely() {
     let (node, server) = node_and_server().await;
     let core = node.gate_core().expect("the node runs a gate");
     // Two connected clients; nobody reads their queues, so they fill up and drop.
-    let sessions = [core.register(None), core.register(None)];
+    let sessions = [
+        core.register(None).expect("a client registers"),
+        core.register(None).expect("a client registers"),
+    ];
     let gate = node.node_id().to_string();
     let mut rng = Rng::new(0x5055_5348_5245_5121);
     for case in 0..CASES {
