@@ -130,7 +130,9 @@ impl ClientBuilder {
     }
 
     /// Connects: checks the settings, opens the push stream to the first reachable gate and
-    /// waits (up to the call timeout) until the gate has given this client its id.
+    /// waits (up to the call timeout) until the gate has given this client its id. A gate that
+    /// refuses the credentials (`Unauthenticated`, `PermissionDenied`) fails the connection at
+    /// once with its answer; unreachable gates are retried until the timeout (`Unavailable`).
     pub async fn connect(self) -> Result<Client> {
         if self.gates.is_empty() {
             return Err(Error::invalid_argument(
@@ -166,6 +168,7 @@ impl ClientBuilder {
             current: AtomicUsize::new(0),
             metadata,
             client_id: watch::Sender::new(None),
+            refusal: watch::Sender::new(None),
         }));
         let config = NodeConfig {
             node_id: "client".to_string(),
@@ -191,15 +194,29 @@ impl ClientBuilder {
             self.backoff_max,
         ));
         let mut registered = link.client_id.subscribe();
-        let waited =
-            tokio::time::timeout(self.call_timeout, registered.wait_for(Option::is_some)).await;
-        if waited.is_err() {
-            stream.abort();
-            return Err(Error::unavailable(format!(
+        let mut refused = link.refusal.subscribe();
+        // Registered, or refused for its credentials (no point retrying those), or timed out.
+        let waited = tokio::time::timeout(self.call_timeout, async {
+            tokio::select! {
+                _ = registered.wait_for(Option::is_some) => None,
+                refusal = refused.wait_for(Option::is_some) => {
+                    refusal.ok().and_then(|refusal| refusal.clone())
+                }
+            }
+        })
+        .await;
+        let failure = match waited {
+            Ok(None) => None,
+            Ok(Some(refusal)) => Some(refusal),
+            Err(_) => Some(Error::unavailable(format!(
                 "no gate answered within {:?} (tried {})",
                 self.call_timeout,
                 self.gates.join(", ")
-            )));
+            ))),
+        };
+        if let Some(error) = failure {
+            stream.abort();
+            return Err(error);
         }
         Ok(Client {
             router,
@@ -342,6 +359,9 @@ struct LinkState {
     current: AtomicUsize,
     metadata: MetadataMap,
     client_id: watch::Sender<Option<String>>,
+    /// Why the last gate asked refused to register this client (its credentials), until a
+    /// registration succeeds.
+    refusal: watch::Sender<Option<Error>>,
 }
 
 impl std::ops::Deref for GateLink {
@@ -579,6 +599,12 @@ async fn keep_registered(
             Ok(response) => response.into_inner(),
             Err(status) => {
                 tracing::debug!(gate = %link.names[gate], %status, "cannot register with the gate");
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) {
+                    link.refusal.send_replace(Some(link.error(gate, &status)));
+                }
                 link.fail_over(gate);
                 tokio::time::sleep(jittered(backoff)).await;
                 backoff = (backoff * 2).min(backoff_max);
@@ -593,6 +619,7 @@ async fn keep_registered(
                     match registered_id(&any) {
                         Some(id) => {
                             backoff = backoff_min;
+                            link.refusal.send_replace(None);
                             link.client_id.send_replace(Some(id));
                         }
                         None => break,
