@@ -700,3 +700,84 @@ async fn the_gate_serves_grpc_and_http_over_tls() {
     assert!(response.ends_with("5"), "{response}");
     node.shutdown().await.unwrap();
 }
+
+/// Says who called it, as the gate identified the client.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct WhoAmI;
+
+#[goverse::object]
+impl WhoAmI {
+    #[method]
+    async fn who(&self, ctx: &Context) -> Option<String> {
+        ctx.caller().and_then(|caller| caller.identity.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_from_the_cluster_file_serves_tls_and_knows_its_clients() {
+    let certs = certs();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "gate:\n  require_authentication: true\n  api_keys:\n    - {{secret: key-1, identity: \
+             service-a}}\n  bearer_tokens:\n    - {{secret: token-1, identity: alice}}\n\
+             nodes:\n  - id: g1\n    listen: 127.0.0.1:0\n    gate_grpc: 127.0.0.1:0\n    \
+             gate_tls: {{cert: {}, key: {}}}\n",
+            certs.cert.display(),
+            certs.key.display()
+        ),
+    )
+    .unwrap();
+    let node = goverse::Node::builder()
+        .config_file(&path, "g1")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        node.gate_grpc_address().unwrap().port()
+    );
+    let client = |credential: Option<(&str, &str)>| {
+        let builder = goverse::Client::builder()
+            .gate(url.clone())
+            .tls_ca(&certs.ca)
+            .call_timeout(Duration::from_secs(5));
+        let builder = match credential {
+            Some(("key", key)) => builder.api_key(key),
+            Some((_, token)) => builder.bearer_token(token),
+            None => builder,
+        };
+        builder.connect()
+    };
+    let service = client(Some(("key", "key-1"))).await.unwrap();
+    assert_eq!(
+        service
+            .object::<WhoAmI>("w")
+            .who()
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("service-a")
+    );
+    let alice = client(Some(("token", "token-1"))).await.unwrap();
+    assert_eq!(
+        alice.object::<WhoAmI>("w").who().await.unwrap().as_deref(),
+        Some("alice")
+    );
+    // `require_authentication` from the file: no credential, or an unknown one, is refused.
+    for credential in [None, Some(("key", "key-2"))] {
+        let refused = match client(credential).await {
+            Err(error) => error,
+            Ok(anonymous) => anonymous.object::<WhoAmI>("w").who().await.unwrap_err(),
+        };
+        assert_eq!(
+            refused.kind(),
+            goverse::ErrorKind::Unauthenticated,
+            "{refused}"
+        );
+    }
+    node.shutdown().await.unwrap();
+}

@@ -96,6 +96,9 @@ pub struct GateSection {
     pub client_queue: usize,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The longest an HTTP request body may take to arrive (then 408).
+    #[serde(deserialize_with = "human_duration")]
+    pub body_read_timeout: Duration,
     /// How often an SSE stream sends a `heartbeat` event.
     #[serde(deserialize_with = "human_duration")]
     pub heartbeat: Duration,
@@ -131,6 +134,7 @@ impl Default for GateSection {
         GateSection {
             client_queue: crate::config::DEFAULT_CLIENT_QUEUE,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY,
+            body_read_timeout: crate::config::DEFAULT_BODY_READ_TIMEOUT,
             heartbeat: crate::config::DEFAULT_HEARTBEAT,
             require_authentication: false,
             bearer_tokens: Vec::new(),
@@ -153,8 +157,16 @@ impl GateSection {
                 ));
             }
         }
-        if self.heartbeat.is_zero() {
-            return Err(Problem::new("gate.heartbeat", "must be greater than 0"));
+        for (key, value) in [
+            ("heartbeat", self.heartbeat),
+            ("body_read_timeout", self.body_read_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(Problem::new(
+                    format!("gate.{key}"),
+                    "must be greater than 0",
+                ));
+            }
         }
         for (list, credentials) in [
             ("bearer_tokens", &self.bearer_tokens),
@@ -1104,6 +1116,10 @@ nodes:
         assert_eq!(g1.gate.client_queue, 8);
         assert_eq!(g1.gate.max_body_bytes, 1024);
         assert_eq!(g1.gate.heartbeat, Duration::from_secs(2));
+        assert_eq!(
+            g1.gate.body_read_timeout,
+            crate::config::DEFAULT_BODY_READ_TIMEOUT
+        );
         assert!(g1.gate.require_authentication);
         assert_eq!(g1.gate.api_keys[0].identity, "svc");
         assert_eq!(g1.gate.bearer_tokens[0].identity, "alice");
@@ -1125,6 +1141,7 @@ nodes:
         for (gate, key) in [
             ("gate:\n  client_queue: 0\n", "gate.client_queue"),
             ("gate:\n  heartbeat: 0s\n", "gate.heartbeat"),
+            ("gate:\n  body_read_timeout: 0s\n", "gate.body_read_timeout"),
             (
                 "gate:\n  require_authentication: true\n",
                 "gate.require_authentication",

@@ -27,6 +27,9 @@ pub const DEFAULT_CLIENT_QUEUE: usize = 256;
 /// Default largest request body a gate accepts (4 MiB).
 pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 
+/// Default longest time a gate waits for a whole HTTP request body.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Default interval of a gate's SSE `heartbeat` events.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 

@@ -43,10 +43,9 @@ pub(crate) use clients::{ClientSession, Clients};
 #[cfg(feature = "client")]
 pub(crate) use grpc::{ERROR_CODE_KEY, ERROR_KIND_KEY};
 
-pub use crate::config::{DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY};
-
-/// Default time an HTTP request body has to arrive in full (30 s).
-pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::config::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY,
+};
 
 /// How a gate listens and what it allows.
 #[derive(Debug, Clone)]
@@ -110,6 +109,7 @@ impl GateConfig {
             http_listen,
             client_queue: section.client_queue,
             max_body_bytes: section.max_body_bytes,
+            body_read_timeout: section.body_read_timeout,
             heartbeat: section.heartbeat,
             authenticator,
             require_authentication: section.require_authentication,
