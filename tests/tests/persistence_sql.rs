@@ -1,7 +1,8 @@
 //! Persistence on real databases through the public API: SQLite files and a throwaway
 //! PostgreSQL server. Restarts keep state and reliable-call outcomes; an unreadable row fails
 //! the call instead of giving a fresh object (PER-05); a PostgreSQL outage fails the calls that
-//! need it with `Unavailable`, loses no acknowledged state and heals by itself; a node process
+//! need it with `Unavailable`, loses no acknowledged state and heals by itself, and a shutdown
+//! during one is bounded and names the objects it could not save; a node process
 //! killed with SIGKILL loses no acknowledged every-turn call, and reliable calls retried after
 //! the kill run exactly once.
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use goverse::prelude::*;
 use goverse::{CallStatus, ErrorKind, Node, new_call_id};
 use goverse_tests::harness::{Etcd, Postgres, Process};
-use goverse_tests::{Account, cluster_builder, count_of};
+use goverse_tests::{Account, Note, cluster_builder, count_of};
 
 #[tokio::test]
 async fn a_sqlite_file_keeps_state_and_outcomes_across_restarts() {
@@ -161,6 +162,35 @@ async fn a_postgres_outage_fails_calls_cleanly_and_heals() {
         0
     );
     node.shutdown().await.unwrap();
+}
+
+/// A shutdown while PostgreSQL is down retries the unsaved object for a bounded time, then
+/// stops anyway and says which object lost its changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_an_outage_is_bounded_and_names_what_it_could_not_save() {
+    let mut pg = Postgres::start_async().await;
+    let url = pg.create_database("shutdown_outage");
+    let node = Node::builder()
+        .postgres(&url)
+        .call_timeout(Duration::from_secs(2))
+        .save_interval(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let note = node.object::<Note>("unsaved-note");
+    note.set("before".into()).await.unwrap();
+    pg.stop();
+    note.set("during".into()).await.unwrap();
+    let began = tokio::time::Instant::now();
+    let error = node.shutdown().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert!(error.message().contains("Note/unsaved-note"), "{error}");
+    assert!(error.message().contains("lost"), "{error}");
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        began.elapsed()
+    );
 }
 
 const SHARDS: u32 = 32;
