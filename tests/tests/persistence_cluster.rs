@@ -12,7 +12,9 @@ use goverse::prelude::*;
 use goverse::sharding::shard_of;
 use goverse::{Database, new_call_id};
 use goverse_tests::harness::{Etcd, Postgres};
-use goverse_tests::{Account, Score, cluster_builder, count_of, double_activations, poll};
+use goverse_tests::{
+    Account, Score, cluster_builder, count_of, double_activations, on_each_database, poll,
+};
 
 const SHARDS: u32 = 64;
 
@@ -86,48 +88,51 @@ fn add_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn state_follows_its_shard_through_hand_offs_under_load() {
-    let etcd = Etcd::start_async().await;
-    let prefix = "/goverse-test/persist-handoff";
-    let database = Database::memory();
-    let n1 = Arc::new(start_node(&etcd, prefix, "n1", &database).await);
-    let n2 = start_node(&etcd, prefix, "n2", &database).await;
-    converge(&[&n1, &n2], 2).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = add_until(n1.clone(), stop.clone());
+    let etcd = &Etcd::start_async().await;
+    on_each_database(|db| async move {
+        let prefix = &format!("/goverse-test/persist-handoff-{}", db.provider());
+        let database = &db.database;
+        let n1 = Arc::new(start_node(etcd, prefix, "n1", database).await);
+        let n2 = start_node(etcd, prefix, "n2", database).await;
+        converge(&[&n1, &n2], 2).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = add_until(n1.clone(), stop.clone());
 
-    // Grow to three nodes, then let n2 leave: shards move twice while adds keep coming, and
-    // with an hour-long save interval only the hand-offs save the moving objects.
-    let n3 = start_node(&etcd, prefix, "n3", &database).await;
-    converge(&[&n1, &n2, &n3], 3).await;
-    goverse_tests::wait_until("n3 serves objects", Duration::from_secs(30), || {
-        !n3.list_objects().is_empty()
+        // Grow to three nodes, then let n2 leave: shards move twice while adds keep coming, and
+        // with an hour-long save interval only the hand-offs save the moving objects.
+        let n3 = start_node(etcd, prefix, "n3", database).await;
+        converge(&[&n1, &n2, &n3], 3).await;
+        goverse_tests::wait_until("n3 serves objects", Duration::from_secs(30), || {
+            !n3.list_objects().is_empty()
+        })
+        .await;
+        n2.shutdown().await.unwrap();
+        converge(&[&n1, &n3], 2).await;
+        stop.store(true, Ordering::Relaxed);
+        let (acknowledged, errors) = load.await.unwrap();
+        assert!(
+            errors.is_empty(),
+            "calls failed: {:?}",
+            &errors[..errors.len().min(5)]
+        );
+        assert_eq!(acknowledged.len(), 40, "every score was used");
+
+        // Every acknowledged add is in the state, wherever the object lives now.
+        for (id, adds) in &acknowledged {
+            assert_eq!(n3.object::<Score>(id).total().await.unwrap(), *adds, "{id}");
+        }
+        assert_eq!(double_activations(), 0);
+        let n1 = Arc::into_inner(n1).unwrap();
+        n1.shutdown().await.unwrap();
+        n3.shutdown().await.unwrap();
+        // And in the store once every node is gone.
+        for (id, adds) in &acknowledged {
+            let record = database.object("Score", id).await.unwrap().unwrap();
+            let state: serde_json::Value = serde_json::from_str(&record.state_json).unwrap();
+            assert_eq!(state["total"], *adds, "{id}");
+        }
     })
     .await;
-    n2.shutdown().await.unwrap();
-    converge(&[&n1, &n3], 2).await;
-    stop.store(true, Ordering::Relaxed);
-    let (acknowledged, errors) = load.await.unwrap();
-    assert!(
-        errors.is_empty(),
-        "calls failed: {:?}",
-        &errors[..errors.len().min(5)]
-    );
-    assert_eq!(acknowledged.len(), 40, "every score was used");
-
-    // Every acknowledged add is in the state, wherever the object lives now.
-    for (id, adds) in &acknowledged {
-        assert_eq!(n3.object::<Score>(id).total().await.unwrap(), *adds, "{id}");
-    }
-    assert_eq!(double_activations(), 0);
-    let n1 = Arc::into_inner(n1).unwrap();
-    n1.shutdown().await.unwrap();
-    n3.shutdown().await.unwrap();
-    // And in the store once every node is gone.
-    for (id, adds) in &acknowledged {
-        let record = database.object("Score", id).await.unwrap().unwrap();
-        let state: serde_json::Value = serde_json::from_str(&record.state_json).unwrap();
-        assert_eq!(state["total"], *adds, "{id}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
