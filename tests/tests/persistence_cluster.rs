@@ -264,3 +264,81 @@ async fn a_hand_off_during_a_database_outage_waits_for_the_save() {
         assert_eq!(state["total"], 11, "{id}");
     }
 }
+
+/// Reliable calls keep coming while a node shuts down (a planned hand-off of its shards); then
+/// every call is made again with its id. Each ran exactly once, and a call answered before the
+/// hand-off answers the same after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reliable_calls_across_a_planned_hand_off_run_once() {
+    let etcd = &Etcd::start_async().await;
+    on_each_database(|db| async move {
+        let prefix = &format!("/goverse-test/reliable-handoff-{}", db.provider());
+        let n1 = Arc::new(start_node(etcd, prefix, "n1", &db.database).await);
+        let n2 = start_node(etcd, prefix, "n2", &db.database).await;
+        converge(&[&n1, &n2], 2).await;
+        let ids: Vec<String> = (0..10).map(|i| db.id(&format!("moving-{i}"))).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Four callers on n1, each with its own call ids, spread over every account.
+        let callers = (0..4).map(|caller| {
+            let (n1, ids, stop) = (n1.clone(), ids.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut first = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = &ids[n % ids.len()];
+                    let call_id = format!("{id}-{caller}-{n}");
+                    // A call caught in the hand-off may fail (rarely it waits for its deadline
+                    // on the stopping node): the retry below settles it.
+                    let answer = n1
+                        .object::<Account>(id)
+                        .with_timeout(Duration::from_secs(3))
+                        .reliable(&call_id)
+                        .deposit(1)
+                        .await
+                        .ok();
+                    first.push((id.clone(), call_id, answer));
+                    n += 1;
+                }
+                first
+            })
+        });
+        let callers: Vec<_> = callers.collect();
+        goverse_tests::wait_until("calls are under way", Duration::from_secs(10), || {
+            ids.iter().all(|id| count_of(id, "deposit 1") > 0)
+        })
+        .await;
+        n2.shutdown().await.unwrap();
+        converge(&[&n1], 1).await;
+        stop.store(true, Ordering::Relaxed);
+        let first: Vec<_> = join_all(callers)
+            .await
+            .into_iter()
+            .flat_map(Result::unwrap)
+            .collect();
+
+        let mut per_id: HashMap<&str, i64> = HashMap::new();
+        for (id, call_id, answer) in &first {
+            let again = n1
+                .object::<Account>(id)
+                .reliable(call_id)
+                .deposit(1)
+                .await
+                .unwrap();
+            if let Some(answer) = answer {
+                assert_eq!(*answer, again, "{call_id} answered differently");
+            }
+            *per_id.entry(id).or_default() += 1;
+        }
+        for id in &ids {
+            let calls = per_id[id.as_str()];
+            assert_eq!(count_of(id, "deposit 1"), calls as usize, "{id}");
+            assert_eq!(
+                n1.object::<Account>(id).balance().await.unwrap(),
+                calls,
+                "{id}"
+            );
+        }
+        Arc::into_inner(n1).unwrap().shutdown().await.unwrap();
+    })
+    .await;
+}
