@@ -1,6 +1,7 @@
 //! The main loop of a node process for multi-process tests and benchmarks: joins the cluster
 //! given on the command line, prints `ready <address>` once it serves, and shuts down gracefully
-//! on SIGTERM (printing `stopped`). An optional seventh argument is the database URL.
+//! on SIGTERM (printing `stopped`). Optional seventh and eighth arguments: the database URL and
+//! the save interval of periodic-policy objects in milliseconds.
 
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub async fn run(args: &[String]) -> goverse::Result<()> {
     let mut builder = Node::builder();
     if let Some(url) = args.get(6) {
         builder = builder.database_url(url);
+    }
+    if let Some(interval) = args.get(7) {
+        builder = builder.save_interval(millis(interval));
     }
     let node = builder
         .etcd([arg(args, 0, "etcd endpoint")])

@@ -2,9 +2,9 @@
 //! PostgreSQL server. Restarts keep state and reliable-call outcomes; an unreadable row fails
 //! the call instead of giving a fresh object (PER-05); a PostgreSQL outage fails the calls that
 //! need it with `Unavailable`, loses no acknowledged state and heals by itself, and a shutdown
-//! during one is bounded and names the objects it could not save; a node process
-//! killed with SIGKILL loses no acknowledged every-turn call, and reliable calls retried after
-//! the kill run exactly once.
+//! during one is bounded and names the objects it could not save; a node process killed with
+//! SIGKILL loses no acknowledged every-turn call, reliable calls retried after the kill run
+//! exactly once, and a periodic-policy object comes back as last saved.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use goverse::prelude::*;
 use goverse::{CallStatus, ErrorKind, Node, new_call_id};
 use goverse_tests::harness::{Etcd, Postgres, Process};
-use goverse_tests::{Account, Note, cluster_builder, count_of};
+use goverse_tests::{Account, Note, Score, cluster_builder, count_of};
 
 #[tokio::test]
 async fn a_sqlite_file_keeps_state_and_outcomes_across_restarts() {
@@ -195,7 +195,15 @@ async fn a_shutdown_during_an_outage_is_bounded_and_names_what_it_could_not_save
 
 const SHARDS: u32 = 32;
 
-fn spawn_node(etcd: &Etcd, prefix: &str, id: &str, database_url: &str) -> Process {
+/// A node process on PostgreSQL at `database_url`, saving periodic-policy objects every
+/// `save_interval_ms`.
+fn spawn_node(
+    etcd: &Etcd,
+    prefix: &str,
+    id: &str,
+    database_url: &str,
+    save_interval_ms: u64,
+) -> Process {
     Process::spawn(
         Path::new(env!("CARGO_BIN_EXE_test-node")),
         &[
@@ -206,29 +214,29 @@ fn spawn_node(etcd: &Etcd, prefix: &str, id: &str, database_url: &str) -> Proces
             "3000",
             "300",
             database_url,
+            &save_interval_ms.to_string(),
         ],
         &[],
     )
 }
 
-/// Every acknowledged every-turn deposit survives a SIGKILL of the node that held the account,
-/// and reliable deposits retried after the kill are applied exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_loses_no_acknowledged_call() {
-    let etcd = Etcd::start_async().await;
-    let pg = Postgres::start_async().await;
-    let url = pg.create_database("sigkill");
-    let prefix = "/goverse-test/persist-sigkill";
-    let mut victim = spawn_node(&etcd, prefix, "victim", &url);
+/// Node process `victim` and in-process node `n0` on `url`, once both own shards.
+async fn victim_and_n0(
+    etcd: &Etcd,
+    prefix: &str,
+    url: &str,
+    save_interval_ms: u64,
+) -> (Process, Arc<Node>) {
+    let victim = spawn_node(etcd, prefix, "victim", url, save_interval_ms);
     victim
         .wait_for_line_async("ready", Duration::from_secs(30))
         .await;
     let n0 = Arc::new(
-        cluster_builder(&etcd, prefix, "n0", SHARDS)
+        cluster_builder(etcd, prefix, "n0", SHARDS)
             .lease_ttl(Duration::from_secs(3))
             .stability_window(Duration::from_millis(300))
             .call_timeout(Duration::from_secs(20))
-            .postgres(&url)
+            .postgres(url)
             .start()
             .await
             .unwrap(),
@@ -239,6 +247,18 @@ async fn sigkill_loses_no_acknowledged_call() {
         view.ready && view.nodes.len() == 2 && view.owners.counts().len() == 2
     });
     assert!(wait_for_two.await.is_some(), "both nodes own shards");
+    (victim, n0)
+}
+
+/// Every acknowledged every-turn deposit survives a SIGKILL of the node that held the account,
+/// and reliable deposits retried after the kill are applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_loses_no_acknowledged_call() {
+    let etcd = Etcd::start_async().await;
+    let pg = Postgres::start_async().await;
+    let url = pg.create_database("sigkill");
+    let prefix = "/goverse-test/persist-sigkill";
+    let (mut victim, n0) = victim_and_n0(&etcd, prefix, &url, 5000).await;
 
     let ids: Vec<String> = (0..20).map(|i| format!("kill-{i}")).collect();
     let mut acknowledged: BTreeMap<String, i64> = BTreeMap::new();
@@ -291,5 +311,59 @@ async fn sigkill_loses_no_acknowledged_call() {
         .unwrap();
     assert_eq!(calls.len(), 60);
     assert!(calls.iter().all(|c| c.status() == CallStatus::Success));
+    Arc::into_inner(n0).unwrap().shutdown().await.unwrap();
+}
+
+/// The stored `total` of score `id`, if it was ever saved.
+async fn stored_total(database: &goverse::Database, id: &str) -> Option<i64> {
+    let record = database.object("Score", id).await.unwrap()?;
+    let state: serde_json::Value = serde_json::from_str(&record.state_json).unwrap();
+    state["total"].as_i64()
+}
+
+/// A SIGKILL costs a periodic-policy object exactly the changes since its last save: after
+/// the failover the object is what the database held when the node died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_of_a_periodic_object_restores_its_last_save() {
+    let etcd = Etcd::start_async().await;
+    let pg = Postgres::start_async().await;
+    let url = pg.create_database("sigkill_periodic");
+    let prefix = "/goverse-test/persist-sigkill-periodic";
+    // Saves every 2 s: long enough that the calls after a save and the kill fit in between.
+    let (mut victim, n0) = victim_and_n0(&etcd, prefix, &url, 2000).await;
+    let view = n0.cluster_view();
+    let ids: Vec<String> = (0..100)
+        .map(|i| format!("periodic-kill-{i}"))
+        .filter(|id| view.owners.owner(goverse::sharding::shard_of(id, SHARDS)) == Some("victim"))
+        .take(5)
+        .collect();
+    assert_eq!(ids.len(), 5, "the victim holds five scores");
+    for id in &ids {
+        for _ in 0..3 {
+            n0.object::<Score>(id).add(1).await.unwrap();
+        }
+    }
+    let database = n0.database();
+    let began = tokio::time::Instant::now();
+    for id in &ids {
+        while stored_total(database, id).await != Some(3) {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the periodic save of {id} never came"
+            );
+            tokio::time::sleep(goverse_tests::POLL).await;
+        }
+    }
+    // Acknowledged, then lost with the process unless a save slipped in before the kill.
+    for id in &ids {
+        n0.object::<Score>(id).add(10).await.unwrap();
+    }
+    victim.kill_hard();
+    for id in &ids {
+        let last_save = stored_total(database, id).await.unwrap();
+        assert!(last_save == 3 || last_save == 13, "{id}: {last_save}");
+        let restored = n0.object::<Score>(id).total().await.unwrap();
+        assert_eq!(restored, last_save, "{id} after the failover");
+    }
     Arc::into_inner(n0).unwrap().shutdown().await.unwrap();
 }
