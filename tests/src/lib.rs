@@ -552,7 +552,8 @@ impl Tally {
     }
 }
 
-/// A note saved with the node's default policy (`persist`).
+/// A note saved with the node's default policy (`persist`); records `deactivate` each time
+/// `on_deactivate` runs.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Note {
     /// The note's text.
@@ -561,6 +562,11 @@ pub struct Note {
 
 #[goverse::object(persist)]
 impl Note {
+    #[on_deactivate]
+    async fn deactivated(&mut self, ctx: &Context) {
+        record(ctx.object_id(), "deactivate");
+    }
+
     /// Replaces the text.
     #[method]
     pub async fn set(&mut self, text: String) {

@@ -1,10 +1,11 @@
 //! Persistence on real databases through the public API: SQLite files and a throwaway
 //! PostgreSQL server. Restarts keep state and reliable-call outcomes; an unreadable row fails
 //! the call instead of giving a fresh object (PER-05); a PostgreSQL outage fails the calls that
-//! need it with `Unavailable`, loses no acknowledged state and heals by itself, and a shutdown
-//! during one is bounded and names the objects it could not save; a node process killed with
-//! SIGKILL loses no acknowledged every-turn call, reliable calls retried after the kill run
-//! exactly once, and a periodic-policy object comes back as last saved.
+//! need it with `Unavailable`, loses no acknowledged state and heals by itself, keeps an idle
+//! object it cannot save active, and a shutdown during one is bounded and names the objects it
+//! could not save; a node process killed with SIGKILL loses no acknowledged every-turn call,
+//! reliable calls retried after the kill run exactly once, and a periodic-policy object comes
+//! back as last saved.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use goverse::prelude::*;
 use goverse::{CallStatus, ErrorKind, Node, new_call_id};
 use goverse_tests::harness::{Etcd, Postgres, Process};
-use goverse_tests::{Account, Note, Score, cluster_builder, count_of};
+use goverse_tests::{Account, Note, Score, cluster_builder, count_of, wait_until};
 
 #[tokio::test]
 async fn a_sqlite_file_keeps_state_and_outcomes_across_restarts() {
@@ -191,6 +192,44 @@ async fn a_shutdown_during_an_outage_is_bounded_and_names_what_it_could_not_save
         "{:?}",
         began.elapsed()
     );
+}
+
+/// An idle object that cannot be saved while PostgreSQL is down stays active (each idle round
+/// tries again), and is saved and deactivated once PostgreSQL is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_object_that_cannot_be_saved_stays_active() {
+    let mut pg = Postgres::start_async().await;
+    let url = pg.create_database("idle_outage");
+    let node = Node::builder()
+        .postgres(&url)
+        .idle_timeout(Duration::from_millis(100))
+        .save_interval(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let id = "idle-unsaved-note";
+    node.object::<Note>(id).set("kept".into()).await.unwrap();
+    pg.stop();
+    // A second `on_deactivate` means the first attempt failed and the note stayed active.
+    wait_until("two idle rounds", Duration::from_secs(30), || {
+        count_of(id, "deactivate") >= 2
+    })
+    .await;
+    assert_eq!(
+        node.list_objects().len(),
+        1,
+        "the unsaved note is still active"
+    );
+    pg.restart_async().await;
+    wait_until(
+        "the note is saved and deactivated",
+        Duration::from_secs(30),
+        || node.list_objects().is_empty(),
+    )
+    .await;
+    let stored = node.database().object("Note", id).await.unwrap().unwrap();
+    assert!(stored.state_json.contains("kept"), "{}", stored.state_json);
+    node.shutdown().await.unwrap();
 }
 
 const SHARDS: u32 = 32;
