@@ -229,10 +229,15 @@ impl Router {
     }
 }
 
-/// `N objects could not be saved: A (reason), B (reason), …` for logs and errors.
+/// `N objects could not be saved: A (reason); B (reason); …` for logs and errors.
 fn describe_unsaved(unsaved: &[Unsaved]) -> String {
     const NAMED: usize = 10;
-    let mut text = format!("{} objects could not be saved:", unsaved.len());
+    let noun = if unsaved.len() == 1 {
+        "object"
+    } else {
+        "objects"
+    };
+    let mut text = format!("{} {noun} could not be saved:", unsaved.len());
     for (i, (key, error)) in unsaved.iter().take(NAMED).enumerate() {
         let separator = if i == 0 { " " } else { "; " };
         let _ = write!(text, "{separator}{key} ({error})");
