@@ -736,18 +736,22 @@ impl Node {
     /// Stops the node gracefully, in this order: refuses new calls, lets queued turns finish,
     /// deactivates every object (running `on_deactivate`), releases its shards so that other
     /// nodes take over at once, then leaves the cluster.
+    ///
+    /// Objects whose changed state cannot be saved (the database is down) are retried for up
+    /// to the call timeout; then the node leaves anyway and the error (`Unavailable`) names
+    /// them: their changes since their last save are lost.
     pub async fn shutdown(mut self) -> Result<()> {
         #[cfg(feature = "gate")]
         if let Some(mut gate) = self.gate.take() {
             gate.stop();
         }
-        self.router.stop_serving().await;
+        let saved = self.router.stop_serving().await;
         let left = self.coordinator.leave().await;
         if let Some(service) = self.service.take() {
             service.stop().await;
         }
         tracing::info!(node = %self.coordinator.node_id(), "node stopped");
-        left
+        saved.and(left)
     }
 }
 

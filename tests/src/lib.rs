@@ -71,6 +71,58 @@ pub async fn wait_until(what: &str, limit: Duration, condition: impl FnMut() -> 
     );
 }
 
+/// A database of one provider, as [`on_each_database`] gives it to a test.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// The handle to give nodes.
+    pub database: goverse::Database,
+}
+
+impl TestDatabase {
+    /// The provider's name: `memory`, `sqlite` or `postgres`.
+    pub fn provider(&self) -> &'static str {
+        self.database.provider()
+    }
+
+    /// `base` suffixed with the provider, for object and call ids that must not collide across
+    /// runs of one test (the process-wide event records are keyed by object id).
+    pub fn id(&self, base: &str) -> String {
+        format!("{base}-{}", self.provider())
+    }
+}
+
+/// Runs `test` once on each provider: the in-memory store, a fresh SQLite file and a database
+/// on a throwaway PostgreSQL server, one after the other; the file and the server are removed
+/// afterwards. The provider is printed before each run, so a failure's output says which one
+/// failed.
+pub async fn on_each_database<F, Fut>(test: F)
+where
+    F: Fn(TestDatabase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    eprintln!("--- on memory");
+    test(TestDatabase {
+        database: goverse::Database::memory(),
+    })
+    .await;
+
+    let dir = tempfile::tempdir().expect("a temporary directory for SQLite");
+    let database = goverse::Database::sqlite(dir.path().join("objects.db"))
+        .await
+        .expect("the SQLite file opens");
+    eprintln!("--- on sqlite");
+    test(TestDatabase { database }).await;
+    drop(dir);
+
+    let server = harness::Postgres::start_async().await;
+    let database = goverse::Database::connect(&server.create_database("objects"))
+        .await
+        .expect("the PostgreSQL database opens");
+    eprintln!("--- on postgres");
+    test(TestDatabase { database }).await;
+    drop(server);
+}
+
 /// A builder for node `id` of a test cluster kept in `etcd` under `prefix`, with `shards` shards.
 pub fn cluster_builder(
     etcd: &harness::Etcd,
@@ -500,7 +552,8 @@ impl Tally {
     }
 }
 
-/// A note saved with the node's default policy (`persist`).
+/// A note saved with the node's default policy (`persist`); records `deactivate` each time
+/// `on_deactivate` runs.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Note {
     /// The note's text.
@@ -509,6 +562,11 @@ pub struct Note {
 
 #[goverse::object(persist)]
 impl Note {
+    #[on_deactivate]
+    async fn deactivated(&mut self, ctx: &Context) {
+        record(ctx.object_id(), "deactivate");
+    }
+
     /// Replaces the text.
     #[method]
     pub async fn set(&mut self, text: String) {

@@ -1,9 +1,10 @@
 //! The main loop of a node process for multi-process tests and benchmarks: joins the cluster
 //! given on the command line, prints `ready <address>` once it serves, and shuts down gracefully
-//! on SIGTERM (printing `stopped`). An optional seventh argument is the database URL; the
-//! environment variable `TEST_NODE_CLUSTER_SECRET`, when set, is the cluster secret. With
-//! `GOVERSE_TEST_GATE_ONLY` set in the environment it is a gate-only process serving gRPC, and
-//! prints `gate-grpc <gRPC address>` before `ready`.
+//! on SIGTERM (printing `stopped`). Optional seventh and eighth arguments: the database URL and
+//! the save interval of periodic-policy objects in milliseconds. The environment variable
+//! `TEST_NODE_CLUSTER_SECRET`, when set, is the cluster secret. With `GOVERSE_TEST_GATE_ONLY`
+//! set in the environment it is a gate-only process serving gRPC, and prints
+//! `gate-grpc <gRPC address>` before `ready`.
 
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub async fn run(args: &[String]) -> goverse::Result<()> {
     let mut builder = Node::builder();
     if let Some(url) = args.get(6) {
         builder = builder.database_url(url);
+    }
+    if let Some(interval) = args.get(7) {
+        builder = builder.save_interval(millis(interval));
     }
     if let Ok(secret) = std::env::var("TEST_NODE_CLUSTER_SECRET") {
         builder = builder.cluster_secret(secret);

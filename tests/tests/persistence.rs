@@ -1,13 +1,13 @@
 //! Persistence through the public API, on the in-memory store shared by successive nodes of
 //! one process (a restart keeps the store): loads, saves by policy, versions, stale owners and
-//! delete. The same behaviour on SQLite and PostgreSQL is covered in `store.rs` and
-//! `persistence_sql.rs`.
+//! delete; the stale-owner test also on SQLite and PostgreSQL. The store operations themselves
+//! are covered on every provider in `store.rs`, restarts and outages in `persistence_sql.rs`.
 
 use std::time::Duration;
 
 use goverse::prelude::*;
 use goverse::{Database, ErrorKind, Node, SavePolicy};
-use goverse_tests::{Account, Counter, Note, Tally, count_of, wait_until};
+use goverse_tests::{Account, Counter, Note, Tally, count_of, on_each_database, wait_until};
 
 async fn node_on(database: &Database) -> Node {
     Node::builder()
@@ -206,57 +206,31 @@ async fn delete_removes_the_stored_state() {
 }
 
 /// Two embedded nodes on one store both believe they own the object: the one that loaded an
-/// older version is a zombie, and its write must be refused.
+/// older version is a zombie, and its write must be refused — on every provider.
 #[tokio::test]
 async fn a_stale_owner_cannot_overwrite_newer_state() {
-    let database = Database::memory();
-    let zombie = node_on(&database).await;
-    let owner = node_on(&database).await;
-    // The zombie activates the object at version 0.
-    assert_eq!(
-        zombie
-            .object::<Account>("zombie-1")
-            .balance()
-            .await
-            .unwrap(),
-        0
-    );
-    // The real owner writes versions 1 and 2.
-    owner
-        .object::<Account>("zombie-1")
-        .deposit(10)
-        .await
-        .unwrap();
-    owner
-        .object::<Account>("zombie-1")
-        .deposit(20)
-        .await
-        .unwrap();
-    // The zombie's write is rejected, and its stale activation dropped.
-    let error = zombie
-        .object::<Account>("zombie-1")
-        .deposit(1)
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
-    assert!(error.message().contains("version conflict"), "{error}");
-    let record = database
-        .object("Account", "zombie-1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.version, 2);
-    assert!(record.state_json.contains("30"), "{}", record.state_json);
-    // Its next call reloads the current state.
-    assert_eq!(
-        zombie
-            .object::<Account>("zombie-1")
-            .balance()
-            .await
-            .unwrap(),
-        30
-    );
-    assert_eq!(count_of("zombie-1", "activate"), 3);
-    zombie.shutdown().await.unwrap();
-    owner.shutdown().await.unwrap();
+    on_each_database(|db| async move {
+        let database = db.database.clone();
+        let id = db.id("zombie-1");
+        let zombie = node_on(&database).await;
+        let owner = node_on(&database).await;
+        // The zombie activates the object at version 0.
+        assert_eq!(zombie.object::<Account>(&id).balance().await.unwrap(), 0);
+        // The real owner writes versions 1 and 2.
+        owner.object::<Account>(&id).deposit(10).await.unwrap();
+        owner.object::<Account>(&id).deposit(20).await.unwrap();
+        // The zombie's write is rejected, and its stale activation dropped.
+        let error = zombie.object::<Account>(&id).deposit(1).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+        assert!(error.message().contains("version conflict"), "{error}");
+        let record = database.object("Account", &id).await.unwrap().unwrap();
+        assert_eq!(record.version, 2);
+        assert!(record.state_json.contains("30"), "{}", record.state_json);
+        // Its next call reloads the current state.
+        assert_eq!(zombie.object::<Account>(&id).balance().await.unwrap(), 30);
+        assert_eq!(count_of(&id, "activate"), 3);
+        zombie.shutdown().await.unwrap();
+        owner.shutdown().await.unwrap();
+    })
+    .await;
 }

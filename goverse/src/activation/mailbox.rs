@@ -646,8 +646,10 @@ impl<T: Object> Activation<T> {
     /// Runs `on_deactivate`, saves a changed state (or deletes it, for `delete`), drops the
     /// state and retires the activation; jobs that arrived meanwhile go to a fresh activation.
     ///
-    /// An idle object whose state cannot be saved stays active (the state is given back) so
-    /// that nothing is lost; the next idle round tries again.
+    /// An object leaving idle or for a hand-off or shutdown whose state cannot be saved stays
+    /// active (the state is given back) so that nothing is lost, and the request fails with the
+    /// save's error; the next idle round or drain tries again (running `on_deactivate` again).
+    /// A version conflict or a lost registration drops the state whatever happens.
     async fn deactivate(
         self: &Arc<Self>,
         mut state: Box<T>,
@@ -664,12 +666,18 @@ impl<T: Object> Activation<T> {
         }
         let stored = match request.reason {
             DeactivateReason::Delete => self.delete_stored(router).await,
-            DeactivateReason::Idle | DeactivateReason::Drain => self.save(router, &state).await,
+            DeactivateReason::Idle | DeactivateReason::Drain | DeactivateReason::Fence => {
+                self.save(router, &state).await
+            }
         };
         if let Err(error) = &stored {
-            if request.reason == DeactivateReason::Idle && !is_conflict(error) {
-                tracing::warn!(object = %self.key, %error, "cannot save an idle object; it stays active");
-                request.finish(Ok(()));
+            let keep = matches!(
+                request.reason,
+                DeactivateReason::Idle | DeactivateReason::Drain
+            );
+            if keep && !is_conflict(error) {
+                tracing::warn!(object = %self.key, %error, reason = ?request.reason, "cannot save the object; it stays active");
+                request.finish(Err(error.clone()));
                 return Some(state);
             }
             tracing::error!(object = %self.key, %error, "deactivated without saving: changes since the last save are lost");

@@ -196,9 +196,13 @@ pub(crate) enum DeactivateReason {
     Idle,
     /// `delete` was called.
     Delete,
-    /// The node stops serving the object's shard (hand-off, shutdown, lost registration);
-    /// calls queued behind go to the next owner.
+    /// The node stops serving the object's shard (hand-off, shutdown); calls queued behind go
+    /// to the next owner. An object whose state cannot be saved stays active instead, and the
+    /// request fails with the save's error.
     Drain,
+    /// The node lost its cluster registration: the object goes even if its state cannot be
+    /// saved, since another node may own its shard already.
+    Fence,
 }
 
 /// A request to deactivate, with an optional completion signal.

@@ -607,13 +607,4 @@ impl Router {
             }
         }
     }
-
-    /// Stops serving: refuses new local activations, lets queued turns finish, deactivates
-    /// every object and releases every shard. Calls queued meanwhile go to the next owners.
-    pub(crate) async fn stop_serving(&self) {
-        self.inner.admitting.store(false, Ordering::Release);
-        let view = self.inner.view.borrow().clone();
-        self.apply_view(&view).await;
-        self.drain(None).await;
-    }
 }

@@ -48,7 +48,11 @@ impl<T: Object> Attempt for ReliableAttempt<T> {
     }
 
     async fn local(&mut self, router: &Router) -> Step<CallOutcome> {
-        Step::Done(self.record_and_run(router).await)
+        match self.record_and_run(router).await {
+            // The object left this node before the call's turn: route it again.
+            Err(error) if error.is_moved() => Step::Backoff(error.message().to_string()),
+            result => Step::Done(result),
+        }
     }
 
     async fn remote(
@@ -222,10 +226,27 @@ impl Router {
 
     /// Routes a reliable job that could not run here; calls found pending at activation are
     /// dropped (their object's next owner runs them when it activates the object).
+    ///
+    /// A node that is stopping does not route the job itself (it leaves the cluster and stops
+    /// following its changes, so it could wait for the next owner until the deadline): the
+    /// call ends with a "moved" error, which its attempt answers by routing it again from the
+    /// caller's node.
     pub(crate) fn reroute_reliable<T: Object>(&self, key: ObjectKey, job: ReliableJob) {
         let Some(reply) = job.reply else {
             return;
         };
+        if !self
+            .inner
+            .admitting
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let _ = reply.send(Err(Error::moved(format!(
+                "node `{}` stopped before reliable call `{}` on {key} could run",
+                self.node_id(),
+                job.call_id
+            ))));
+            return;
+        }
         let Some(entry) = T::METHODS.iter().find(|e| e.info().name == job.method) else {
             let _ = reply.send(Err(Error::internal(
                 "a reliable job names an unknown method",
