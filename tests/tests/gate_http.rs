@@ -816,9 +816,8 @@ async fn reliable_calls_by_idempotency_key() {
     );
 }
 
-#[tokio::test]
-async fn openapi_describes_every_registered_method() {
-    let (node, base) = gate_node(GateConfig::default()).await;
+/// The gate's OpenAPI document (answered with 200).
+async fn openapi_document(base: &str) -> Value {
     let response = client()
         .get(format!("{base}/v1/openapi.json"))
         .send()
@@ -826,6 +825,13 @@ async fn openapi_describes_every_registered_method() {
         .unwrap();
     let (status, doc) = json_of(response).await;
     assert_eq!(status, 200);
+    doc
+}
+
+#[tokio::test]
+async fn openapi_describes_every_registered_method() {
+    let (node, base) = gate_node(GateConfig::default()).await;
+    let doc = openapi_document(&base).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     let paths = doc["paths"].as_object().unwrap();
@@ -918,13 +924,7 @@ impl Plotter {
 #[tokio::test]
 async fn openapi_uses_the_json_schemas_types_provide() {
     let (node, base) = gate_node(GateConfig::default()).await;
-    let response = client()
-        .get(format!("{base}/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let (status, doc) = json_of(response).await;
-    assert_eq!(status, 200);
+    let doc = openapi_document(&base).await;
     let plot = &doc["paths"]["/v1/objects/Plotter/{id}/plot"]["post"];
     let properties = &plot["requestBody"]["content"]["application/json"]["schema"]["properties"];
     assert_eq!(properties["point"]["$ref"], "#/components/schemas/Point");

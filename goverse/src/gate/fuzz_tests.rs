@@ -110,6 +110,20 @@ pub(crate) const FUZZED_METHODS: &[&str] = &["add", "count", "refuse", "nope", "
 /// The object ids fuzzed requests name, few enough to keep the activations few.
 pub(crate) const FUZZED_IDS: &[&str] = &["f1", "f2", "f3", "f4", "a/b", ""];
 
+/// A node with a gate that serves no sockets: fuzzed requests reach its handlers in-process,
+/// and pushes find its client table.
+pub(crate) async fn socketless_gate_node() -> crate::Node {
+    crate::Node::builder()
+        .gate(super::GateConfig {
+            grpc_listen: None,
+            http_listen: None,
+            ..super::GateConfig::default()
+        })
+        .start()
+        .await
+        .expect("the node starts")
+}
+
 /// xorshift64*: a reproducible stream of pseudo-random numbers.
 pub(crate) struct Rng(u64);
 

@@ -20,21 +20,14 @@ use super::{TransportSecurity, outcome_from_wire};
 use crate::Node;
 use crate::codec::Codec;
 use crate::error::Error;
-use crate::gate::GateConfig;
-use crate::gate::fuzz_tests::{CASES, FUZZED_IDS, FUZZED_METHODS, FUZZED_TYPES, Rng};
+use crate::gate::fuzz_tests::{
+    CASES, FUZZED_IDS, FUZZED_METHODS, FUZZED_TYPES, Rng, socketless_gate_node,
+};
 
 /// A node with a gate (so pushes have a client table) that serves no sockets, and its node
 /// service.
 async fn node_and_server() -> (Node, NodeServer) {
-    let node = Node::builder()
-        .gate(GateConfig {
-            grpc_listen: None,
-            http_listen: None,
-            ..GateConfig::default()
-        })
-        .start()
-        .await
-        .expect("the node starts");
+    let node = socketless_gate_node().await;
     let server = NodeServer {
         router: node.router().clone(),
         check: TransportSecurity::default().checker(),

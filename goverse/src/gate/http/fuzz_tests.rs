@@ -14,9 +14,10 @@ use prost::Message as _;
 use tower::Service as _;
 
 use crate::codec::Codec;
-use crate::gate::GateConfig;
 use crate::gate::any::{JSON_TYPE_URL, MSGPACK_TYPE_URL};
-use crate::gate::fuzz_tests::{CASES, FUZZED_IDS, FUZZED_METHODS, FUZZED_TYPES, Rng};
+use crate::gate::fuzz_tests::{
+    CASES, FUZZED_IDS, FUZZED_METHODS, FUZZED_TYPES, Rng, socketless_gate_node,
+};
 
 /// A body for a call of `method`: often valid, often nearly so.
 fn body(rng: &mut Rng, method: &str) -> Vec<u8> {
@@ -46,15 +47,7 @@ fn body(rng: &mut Rng, method: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn goverse_call_bodies_are_answered_precisely() {
-    let node = crate::Node::builder()
-        .gate(GateConfig {
-            grpc_listen: None,
-            http_listen: None,
-            ..GateConfig::default()
-        })
-        .start()
-        .await
-        .expect("the node starts");
+    let node = socketless_gate_node().await;
     let mut app = super::router(node.gate_core().expect("a gate").clone());
     let mut rng = Rng::new(0x4854_5450_424f_4459);
     for case in 0..CASES {
