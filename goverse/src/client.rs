@@ -132,7 +132,8 @@ impl ClientBuilder {
     /// Connects: checks the settings, opens the push stream to the first reachable gate and
     /// waits (up to the call timeout) until the gate has given this client its id. A gate that
     /// refuses the credentials (`Unauthenticated`, `PermissionDenied`) fails the connection at
-    /// once with its answer; unreachable gates are retried until the timeout (`Unavailable`).
+    /// once with its answer; other refusals (a full gate, a rate limit) and unreachable gates
+    /// are retried until the timeout, which then answers the last refusal, else `Unavailable`.
     pub async fn connect(self) -> Result<Client> {
         if self.gates.is_empty() {
             return Err(Error::invalid_argument(
@@ -195,24 +196,34 @@ impl ClientBuilder {
         ));
         let mut registered = link.client_id.subscribe();
         let mut refused = link.refusal.subscribe();
-        // Registered, or refused for its credentials (no point retrying those), or timed out.
+        // Registered, or refused for its credentials (no point retrying those), or timed out:
+        // then the last gate's answer, if one answered.
+        let final_refusal = |refusal: &Option<Error>| {
+            refusal.as_ref().is_some_and(|error| {
+                matches!(
+                    error.kind(),
+                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                )
+            })
+        };
         let waited = tokio::time::timeout(self.call_timeout, async {
             tokio::select! {
                 _ = registered.wait_for(Option::is_some) => None,
-                refusal = refused.wait_for(Option::is_some) => {
+                refusal = refused.wait_for(final_refusal) => {
                     refusal.ok().and_then(|refusal| refusal.clone())
                 }
             }
         })
         .await;
         let failure = match waited {
-            Ok(None) => None,
-            Ok(Some(refusal)) => Some(refusal),
-            Err(_) => Some(Error::unavailable(format!(
-                "no gate answered within {:?} (tried {})",
-                self.call_timeout,
-                self.gates.join(", ")
-            ))),
+            Ok(refusal) => refusal,
+            Err(_) => Some(link.refusal.borrow().clone().unwrap_or_else(|| {
+                Error::unavailable(format!(
+                    "no gate answered within {:?} (tried {})",
+                    self.call_timeout,
+                    self.gates.join(", ")
+                ))
+            })),
         };
         if let Some(error) = failure {
             stream.abort();
@@ -359,8 +370,8 @@ struct LinkState {
     current: AtomicUsize,
     metadata: MetadataMap,
     client_id: watch::Sender<Option<String>>,
-    /// Why the last gate asked refused to register this client (its credentials), until a
-    /// registration succeeds.
+    /// Why the last gate asked refused to register this client (its credentials, a full
+    /// gate, a rate limit), until a registration succeeds.
     refusal: watch::Sender<Option<Error>>,
 }
 
@@ -599,11 +610,9 @@ async fn keep_registered(
             Ok(response) => response.into_inner(),
             Err(status) => {
                 tracing::debug!(gate = %link.names[gate], %status, "cannot register with the gate");
-                if matches!(
-                    status.code(),
-                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-                ) {
-                    link.refusal.send_replace(Some(link.error(gate, &status)));
+                let error = link.error(gate, &status);
+                if !error.is_unreachable() {
+                    link.refusal.send_replace(Some(error));
                 }
                 link.fail_over(gate);
                 tokio::time::sleep(jittered(backoff)).await;

@@ -974,3 +974,47 @@ async fn one_grpc_connection_holds_at_most_1024_streams() {
         .expect("it registers");
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_gate_refuses_new_clients_until_one_leaves() {
+    let (node, gate) = gate_node(GateConfig {
+        max_clients: 2,
+        ..GateConfig::default()
+    })
+    .await;
+    let (_first, first_stream) = grpc_register(&gate, Creds::Anonymous).await;
+    let (_second, _second_stream) = open_stream(&gate, Creds::Anonymous, "").await.1.unwrap();
+    // The third, over either API, is refused with the limit in the answer.
+    let refused = gate
+        .grpc
+        .clone()
+        .register(Creds::Anonymous.grpc(gate::Empty {}))
+        .await;
+    assert_status(
+        refused,
+        Code::ResourceExhausted,
+        "maximum of 2 connected clients",
+    );
+    let (status, _) = open_stream(&gate, Creds::Anonymous, "").await;
+    assert_eq!(status, 429);
+    // The Rust client reports the gate's answer, not a bare timeout.
+    let error = goverse::Client::builder()
+        .gate(format!("http://{}", node.gate_grpc_address().unwrap()))
+        .call_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        goverse::ErrorKind::ResourceExhausted,
+        "{error}"
+    );
+    // A client that leaves frees its place.
+    drop(first_stream);
+    wait_until("the first client is gone", Duration::from_secs(10), || {
+        node.gate_stats().is_some_and(|stats| stats.clients < 2)
+    })
+    .await;
+    grpc_register(&gate, Creds::Anonymous).await;
+    node.shutdown().await.unwrap();
+}

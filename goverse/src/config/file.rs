@@ -94,6 +94,8 @@ pub struct ClusterFile {
 pub struct GateSection {
     /// Push messages queued per client before new ones are dropped (and counted).
     pub client_queue: usize,
+    /// Clients connected at once; more are refused.
+    pub max_clients: usize,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// The longest an HTTP request body may take to arrive (then 408).
@@ -133,6 +135,7 @@ impl Default for GateSection {
     fn default() -> Self {
         GateSection {
             client_queue: crate::config::DEFAULT_CLIENT_QUEUE,
+            max_clients: crate::config::DEFAULT_MAX_CLIENTS,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY,
             body_read_timeout: crate::config::DEFAULT_BODY_READ_TIMEOUT,
             heartbeat: crate::config::DEFAULT_HEARTBEAT,
@@ -148,6 +151,7 @@ impl GateSection {
     fn validate(&self) -> Result<(), Problem> {
         for (key, value) in [
             ("client_queue", self.client_queue),
+            ("max_clients", self.max_clients),
             ("max_body_bytes", self.max_body_bytes),
         ] {
             if value == 0 {

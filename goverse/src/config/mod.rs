@@ -24,6 +24,9 @@ pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Default number of push messages a gate queues per client before new ones are dropped.
 pub const DEFAULT_CLIENT_QUEUE: usize = 256;
 
+/// Default number of clients one gate holds connected at once.
+pub const DEFAULT_MAX_CLIENTS: usize = 100_000;
+
 /// Default largest request body a gate accepts (4 MiB).
 pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 

@@ -36,6 +36,8 @@ struct Slot {
 pub(crate) struct Clients {
     gate_address: String,
     queue_len: usize,
+    /// Connected clients the table holds at most; more are refused (`ResourceExhausted`).
+    max_clients: usize,
     slots: Mutex<HashMap<String, Slot>>,
     /// The operating system's CSPRNG: a client id is also what objects push to and what
     /// calls act under, so no id may tell anything about another.
@@ -59,12 +61,13 @@ impl Drop for ClientSession {
 }
 
 impl Clients {
-    /// An empty table for the gate at `gate_address`; each client queue holds `queue_len`
-    /// messages.
-    pub(crate) fn new(gate_address: String, queue_len: usize) -> Arc<Self> {
+    /// An empty table for the gate at `gate_address` holding up to `max_clients` clients;
+    /// each client queue holds `queue_len` messages.
+    pub(crate) fn new(gate_address: String, queue_len: usize, max_clients: usize) -> Arc<Self> {
         Arc::new(Clients {
             gate_address,
             queue_len: queue_len.max(1),
+            max_clients,
             slots: Mutex::new(HashMap::new()),
             random: SystemRandom::new(),
             counters: PushCounters::default(),
@@ -95,6 +98,16 @@ impl Clients {
         let (queue, messages) = mpsc::channel(self.queue_len);
         let client_id = {
             let mut slots = self.slots.lock();
+            if slots.len() >= self.max_clients {
+                return Err(Error::new(
+                    crate::error::ErrorKind::ResourceExhausted,
+                    format!(
+                        "gate {} already holds its maximum of {} connected clients; retry \
+                         later or use another gate",
+                        self.gate_address, self.max_clients
+                    ),
+                ));
+            }
             // 128 random bits do not collide in practice; never let one replace a session.
             let client_id = loop {
                 let id = self.new_client_id()?;
@@ -185,7 +198,7 @@ mod tests {
 
     #[tokio::test]
     async fn queues_are_bounded_and_sessions_unregister() {
-        let clients = Clients::new("gate:1".into(), 2);
+        let clients = Clients::new("gate:1".into(), 2, 10);
         let mut session = clients.register(Some("alice".into())).unwrap();
         assert!(session.client_id.starts_with("gate:1/"));
         assert_eq!(
@@ -209,8 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn the_table_refuses_clients_beyond_its_maximum() {
+        let clients = Clients::new("gate:1".into(), 1, 2);
+        let first = clients.register(None).unwrap();
+        let _second = clients.register(None).unwrap();
+        let refused = clients.register(None).unwrap_err();
+        assert_eq!(refused.kind(), crate::error::ErrorKind::ResourceExhausted);
+        assert!(refused.message().contains("maximum of 2"), "{refused}");
+        drop(first);
+        clients.register(None).expect("a slot is free again");
+    }
+
+    #[test]
     fn client_ids_are_128_random_bits_after_the_gate_address() {
-        let clients = Clients::new("10.0.0.1:7000".into(), 1);
+        let clients = Clients::new("10.0.0.1:7000".into(), 1, 1000);
         let sessions: Vec<ClientSession> =
             (0..64).map(|_| clients.register(None).unwrap()).collect();
         let uniques: Vec<u128> = sessions

@@ -45,6 +45,7 @@ pub(crate) use grpc::{ERROR_CODE_KEY, ERROR_KIND_KEY};
 
 pub use crate::config::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CLIENTS,
 };
 
 /// How a gate listens and what it allows.
@@ -57,6 +58,9 @@ pub struct GateConfig {
     pub http_listen: Option<SocketAddr>,
     /// Push messages queued per client before new ones are dropped (and counted).
     pub client_queue: usize,
+    /// Clients connected at once (gRPC `Register` and SSE streams); more are refused with
+    /// `RESOURCE_EXHAUSTED` / 429.
+    pub max_clients: usize,
     /// The largest request body accepted; larger ones are refused with 413 / `RESOURCE_EXHAUSTED`.
     pub max_body_bytes: usize,
     /// How long an HTTP request body may take to arrive in full, however steadily its bytes
@@ -108,6 +112,7 @@ impl GateConfig {
             grpc_listen,
             http_listen,
             client_queue: section.client_queue,
+            max_clients: section.max_clients,
             max_body_bytes: section.max_body_bytes,
             body_read_timeout: section.body_read_timeout,
             heartbeat: section.heartbeat,
@@ -133,6 +138,7 @@ impl Default for GateConfig {
             grpc_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             client_queue: DEFAULT_CLIENT_QUEUE,
+            max_clients: DEFAULT_MAX_CLIENTS,
             max_body_bytes: DEFAULT_MAX_BODY,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             heartbeat: DEFAULT_HEARTBEAT,
@@ -317,7 +323,7 @@ impl Gate {
         config: GateConfig,
         gate_address: String,
     ) -> Result<Gate> {
-        let clients = Clients::new(gate_address, config.client_queue);
+        let clients = Clients::new(gate_address, config.client_queue, config.max_clients);
         router.set_push_sink(clients.clone());
         let limiter = crate::limits::RateLimiter::new(config.rate_limits.clone())?;
         let core = Arc::new(GateCore {
