@@ -768,6 +768,28 @@ async fn rate_limits_per_client_and_per_type() {
     let (_, second) = open_stream(&gate, dave, "").await;
     assert!(first.is_some() && second.is_some());
     assert_eq!(open_stream(&gate, dave, "").await.0, 429);
+
+    // Anonymous clients count by address, not by client id: a new event stream (so a new id)
+    // brings no new bucket.
+    let (_, stream) = open_stream(&gate, Creds::Anonymous, "").await;
+    let (client_id, _stream) = stream.expect("the first anonymous stream opens");
+    let call = json_call(
+        &gate,
+        Creds::Anonymous,
+        Some(&client_id),
+        "Vault/rl-anon/open",
+    )
+    .await;
+    assert_eq!(call.status, 200, "{call:?}");
+    assert_eq!(open_stream(&gate, Creds::Anonymous, "").await.0, 429);
+    let call = json_call(
+        &gate,
+        Creds::Anonymous,
+        Some(&client_id),
+        "Vault/rl-anon/open",
+    )
+    .await;
+    assert_eq!(call.status, 429, "{call:?}");
     node.shutdown().await.unwrap();
 }
 

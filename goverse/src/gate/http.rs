@@ -262,14 +262,11 @@ impl Requester {
         })
     }
 
-    /// The key rate limits count this requester under: its identity, else its client id, else
-    /// its address.
+    /// The key rate limits count this requester under: its identity, else its address (as the
+    /// gRPC gate does). Not an anonymous client id: anyone can open streams for new ones.
     fn rate_key(&self, remote: Option<SocketAddr>) -> String {
         if let Some(identity) = &self.identity {
             return identity.clone();
-        }
-        if let Some(client) = &self.client_id {
-            return client.clone();
         }
         remote.map_or_else(|| "unknown".to_string(), |addr| addr.ip().to_string())
     }
