@@ -9,7 +9,7 @@ use std::sync::Arc;
 use goverse::persistence::{CallFilter, NewCall};
 use goverse::prelude::*;
 use goverse::{CallOutcome, CallStatus, Codec, Database, ErrorKind, Node, new_call_id};
-use goverse_tests::{Account, count_of, on_each_database};
+use goverse_tests::{Account, Counter, count_of, on_each_database};
 
 async fn node_on(database: &Database) -> Node {
     Node::builder()
@@ -172,6 +172,39 @@ async fn a_thousand_concurrent_increments_are_each_applied_once() {
         assert_eq!(rows.len(), 1000);
         assert!(rows.iter().all(|r| r.status() == CallStatus::Success));
         Arc::into_inner(node).unwrap().shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_recorded_for_an_object_without_persist_run_when_it_activates() {
+    on_each_database(|db| async move {
+        let id = db.id("rc11-plain");
+        let database = db.database.clone();
+        for (call_id, n) in [("rc11-plain-a", 2), ("rc11-plain-b", 40)] {
+            let call_id = format!("{call_id}-{id}");
+            let args = format!(r#"{{"n": {n}}}"#);
+            database
+                .record_call(NewCall {
+                    call_id: &call_id,
+                    object_type: "Counter",
+                    object_id: &id,
+                    method: "add",
+                    args_json: &args,
+                })
+                .await
+                .unwrap();
+        }
+        let node = node_on(&database).await;
+        // The first call activates the object: the recorded calls run before it.
+        assert_eq!(node.object::<Counter>(&id).add(0).await.unwrap(), 42);
+        let b = database
+            .call(&format!("rc11-plain-b-{id}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.outcome, Some(CallOutcome::Success("42".into())));
+        node.shutdown().await.unwrap();
     })
     .await;
 }

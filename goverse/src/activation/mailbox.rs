@@ -32,6 +32,10 @@ use crate::object::{Context, ExclusiveMethod, Object, SavePolicy};
 use crate::persistence::{CallOutcome, StateWrite, is_conflict};
 use crate::routing::Router;
 
+/// How long activating an object without `persist` waits for its pending reliable calls to be
+/// read; past it (a store that is down or slow) the object starts without them.
+const UNSTORED_PENDING_READ: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Created; the state is not built yet.
@@ -314,20 +318,31 @@ impl<T: Object> Activation<T> {
         }
     }
 
-    /// Reliable calls recorded for this `persist` object that never got an outcome (their owner
-    /// stopped or crashed first), as jobs nobody waits for, oldest first. A call to a method
-    /// the type no longer has is recorded as skipped.
+    /// Reliable calls recorded for this object that never got an outcome (their owner stopped
+    /// or crashed first), as jobs nobody waits for, oldest first. A call to a method the type
+    /// no longer has is recorded as skipped. For a type without `persist` an unreadable store
+    /// does not fail the activation (nothing else of it is stored): its pending calls then run
+    /// at a later activation or when their caller retries them.
     async fn pending_reliable(&self, router: &Router) -> Result<Vec<ReliableJob>> {
-        // Only `persist` types read the store at activation; calls to other types that were
-        // left pending run when their caller retries them.
-        if T::PERSISTENCE.is_none() {
-            return Ok(Vec::new());
-        }
         let store = router.store();
-        let pending = store
-            .pending_calls(T::TYPE_NAME, self.key.id())
-            .await
-            .map_err(|error| error.prefixed("cannot read the pending reliable calls"))?;
+        let read = store.pending_calls(T::TYPE_NAME, self.key.id());
+        let pending = if T::PERSISTENCE.is_some() {
+            read.await
+                .map_err(|error| error.prefixed("cannot read the pending reliable calls"))?
+        } else {
+            // A store that is down must not hold up (or fail) objects that keep nothing in it.
+            match tokio::time::timeout(UNSTORED_PENDING_READ, read).await {
+                Ok(Ok(pending)) => pending,
+                Ok(Err(error)) => {
+                    tracing::warn!(object = %self.key, %error, "pending reliable calls not read");
+                    return Ok(Vec::new());
+                }
+                Err(_) => {
+                    tracing::warn!(object = %self.key, "pending reliable calls not read in time");
+                    return Ok(Vec::new());
+                }
+            }
+        };
         let deadline = Instant::now() + router.config().call_timeout;
         let mut jobs = Vec::with_capacity(pending.len());
         for record in pending {
