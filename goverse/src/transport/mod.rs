@@ -215,12 +215,14 @@ mod tests {
             let back = payload_from_wire(Some(payload.clone().into())).unwrap();
             assert_eq!(back.codec, codec);
         }
-        let unknown = proto::Payload {
-            codec: 77,
-            data: bytes::Bytes::new(),
-        };
-        let error = payload_from_wire(Some(unknown)).unwrap_err();
-        assert!(error.message().contains("number 77"), "{error}");
+        for (tag, named) in [(77, "number 77"), (0, "CODEC_UNSPECIFIED")] {
+            let unknown = proto::Payload {
+                codec: tag,
+                data: bytes::Bytes::new(),
+            };
+            let error = payload_from_wire(Some(unknown)).unwrap_err();
+            assert!(error.message().contains(named), "{error}");
+        }
     }
 
     #[test]
