@@ -146,6 +146,9 @@ const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
 /// 408).
 const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
 
+/// The error code of a request body that could not be read at all.
+const INVALID_BODY: &str = "INVALID_BODY";
+
 /// Why a request body could not be read.
 enum BodyError {
     /// Larger than `max_body_bytes`.
@@ -171,7 +174,7 @@ impl BodyError {
         match self {
             BodyError::TooLarge(_) => BODY_TOO_LARGE,
             BodyError::TooSlow(_) => BODY_TIMEOUT,
-            BodyError::Unreadable(_) => "INVALID_BODY",
+            BodyError::Unreadable(_) => INVALID_BODY,
         }
     }
 
@@ -181,7 +184,7 @@ impl BodyError {
         let (kind, code) = match &self {
             BodyError::TooLarge(_) => (ErrorKind::ResourceExhausted, Some(BODY_TOO_LARGE)),
             BodyError::TooSlow(_) => (ErrorKind::Timeout, Some(BODY_TIMEOUT)),
-            BodyError::Unreadable(_) => (ErrorKind::InvalidArgument, None),
+            BodyError::Unreadable(_) => (ErrorKind::InvalidArgument, Some(INVALID_BODY)),
         };
         Error::from_parts(kind, code.map(str::to_string), self.to_string())
     }
@@ -312,6 +315,13 @@ fn identify(core: &GateCore, headers: &HeaderMap) -> Result<Requester> {
         identity,
         client_id,
     })
+}
+
+/// The client's address, for rate limits.
+fn remote(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
 }
 
 /// The deadline a request asks for with `Goverse-Timeout-Ms`, capped at the node's default call

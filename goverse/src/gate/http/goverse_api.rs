@@ -9,12 +9,11 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Path, Query, Request};
+use axum::extract::{Path, Query, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +24,9 @@ use prost::Message as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Core, Requester, identify, json_response, read_body, requested_timeout, within};
+use super::{
+    Core, Requester, identify, json_response, read_body, remote, requested_timeout, within,
+};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::gate::any::{any_from_payload, payload_from_any};
@@ -171,13 +172,6 @@ fn non_empty(parts: &[(&str, &str)]) -> Result<(), Failure> {
     }
 }
 
-/// The client's address, for rate limits.
-fn remote(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0)
-}
-
 #[derive(Deserialize)]
 struct CallBody {
     /// Base64 of a serialized `google.protobuf.Any`.
@@ -198,9 +192,10 @@ async fn call(
         let requester = identify(&core, request.headers())?;
         let timeout = requested_timeout(&core, request.headers())?;
         let remote = remote(request.extensions());
-        let args = decode_request(&core, request).await?;
+        // Refused or over the limit before the body is read, as the JSON API does.
         core.check_call(&type_name, &id, &method)?;
         core.admit(&requester.rate_key(remote), &type_name)?;
+        let args = decode_request(&core, request).await?;
         let result = within(
             timeout,
             core.call(requester.caller(), &type_name, &id, &method, args),

@@ -5,18 +5,19 @@
 //! `Goverse-Call-Status` header. Errors are `{"error": {"kind", "code", "message"}}` with the
 //! kind's HTTP status.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{ConnectInfo, Path, Request};
+use axum::extract::{Path, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::{BodyError, Core, identify, json_response, read_body, requested_timeout, within};
+use super::{
+    BodyError, Core, identify, json_response, read_body, remote, requested_timeout, within,
+};
 use crate::codec::{Codec, Payload};
 use crate::error::{Error, Result};
 use crate::gate::GateCore;
@@ -78,13 +79,6 @@ fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T> {
     path.map(|Path(segments)| segments).map_err(|rejection| {
         Error::invalid_argument(format!("malformed path: {}", rejection.body_text()))
     })
-}
-
-/// The client's address, for rate limits.
-fn remote(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0)
 }
 
 /// `POST /v1/objects/{type}/{id}/{method}`.
