@@ -189,7 +189,7 @@ impl RateLimiter {
         self.buckets.lock().len()
     }
 
-    /// Admits one call from `client` (its identity, else its client id, else its address) to an
+    /// Admits one call from `client` (its identity, else its address, as the gates key it) to an
     /// object of `type_name`, or says how long to wait before the call would be admitted.
     pub fn try_admit(&self, client: &str, type_name: &str) -> Result<(), Duration> {
         self.try_take(client, Some(type_name))

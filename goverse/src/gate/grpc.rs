@@ -58,7 +58,8 @@
 //! response header `goverse-error-kind` (`NotFound`, `PermissionDenied`, `ResourceExhausted`,
 //! `App`, … as the JSON API spells it) and its code, if any, in `goverse-error-code` (an
 //! application error's code, `goverse.rate_limited` for a rate limit), so `goverse::Client`
-//! returns the same error a call inside the cluster would. Arguments are recorded as JSON: a
+//! returns the same error for `FAILED` and `SKIPPED` as a call inside the cluster would (an
+//! `UNKNOWN` outcome is `Unavailable` to it: retry with the same call id). Arguments are recorded as JSON: a
 //! protobuf request for a method `m(req: Proto<M>)` is recorded as `{"req": {"@type": <type
 //! URL>, "value": <base64>}}`, and a success answers a protobuf `Any` again for a protobuf
 //! request (a `google.protobuf.Empty` for `()`); a JSON or MessagePack request gets its result in
