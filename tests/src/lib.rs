@@ -552,8 +552,8 @@ impl Tally {
     }
 }
 
-/// A note saved with the node's default policy (`persist`); records `deactivate` each time
-/// `on_deactivate` runs.
+/// A note saved with the node's default policy (`persist`); records `activate` and
+/// `deactivate` each time `on_activate` and `on_deactivate` run.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Note {
     /// The note's text.
@@ -562,6 +562,11 @@ pub struct Note {
 
 #[goverse::object(persist)]
 impl Note {
+    #[on_activate]
+    async fn activated(&mut self, ctx: &Context) {
+        record(ctx.object_id(), "activate");
+    }
+
     #[on_deactivate]
     async fn deactivated(&mut self, ctx: &Context) {
         record(ctx.object_id(), "deactivate");

@@ -220,6 +220,12 @@ async fn an_idle_object_that_cannot_be_saved_stays_active() {
         1,
         "the unsaved note is still active"
     );
+    // Kept, it was activated again before the next attempt: the hooks come in pairs.
+    assert!(
+        count_of(id, "activate") >= 2,
+        "on_activate ran {} times",
+        count_of(id, "activate")
+    );
     pg.restart_async().await;
     wait_until(
         "the note is saved and deactivated",

@@ -693,6 +693,14 @@ impl<T: Object> Activation<T> {
             if keep && !is_conflict(error) {
                 tracing::warn!(object = %self.key, %error, reason = ?request.reason, "cannot save the object; it stays active");
                 request.finish(Err(error.clone()));
+                // It stays active, so it is activated again: `on_activate` re-arms what
+                // `on_deactivate` and the stopped timers took down (each `on_deactivate` pairs
+                // with an `on_activate`).
+                let deadline = Instant::now() + router.config().call_timeout;
+                let ctx = self.context(router, deadline, None, &CallChain::default());
+                if let Err(error) = run_hook(state.on_activate(&ctx), deadline).await {
+                    tracing::warn!(object = %self.key, %error, "on_activate failed after a failed save");
+                }
                 return Some(state);
             }
             tracing::error!(object = %self.key, %error, "deactivated without saving: changes since the last save are lost");
