@@ -4,6 +4,7 @@
 
 pub use inventory;
 
+pub use crate::__method_schemas as method_schemas;
 pub use crate::error::{Error, Result};
 pub use crate::object::schema::{HasJsonSchema, MethodSchemas, NoJsonSchema, SchemaOf, Schemas};
 pub use crate::object::{

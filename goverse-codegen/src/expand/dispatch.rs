@@ -52,17 +52,7 @@ fn method_marker(model: &ObjectModel, method: &MethodModel) -> TokenStream {
             fn schemas(
                 __goverse_schemas: &mut #krate::__private::Schemas,
             ) -> #krate::__private::MethodSchemas {
-                #[allow(unused_imports)]
-                use #krate::__private::HasJsonSchema as _;
-                #[allow(unused_imports)]
-                use #krate::__private::NoJsonSchema as _;
-                #krate::__private::MethodSchemas::new(
-                    [#(
-                        (&&#krate::__private::SchemaOf::<#param_types>::NEW)
-                            .json_schema(__goverse_schemas)
-                    ),*],
-                    (&&#krate::__private::SchemaOf::<#ok>::NEW).json_schema(__goverse_schemas),
-                )
+                #krate::__private::method_schemas!(__goverse_schemas; #(#param_types),*; #ok)
             }
         }
 

@@ -45,18 +45,7 @@ const _: () = {
         fn schemas(
             __goverse_schemas: &mut ::my::reexport::__private::Schemas,
         ) -> ::my::reexport::__private::MethodSchemas {
-            #[allow(unused_imports)]
-            use ::my::reexport::__private::HasJsonSchema as _;
-            #[allow(unused_imports)]
-            use ::my::reexport::__private::NoJsonSchema as _;
-            ::my::reexport::__private::MethodSchemas::new(
-                [
-                    (&&::my::reexport::__private::SchemaOf::<u64>::NEW)
-                        .json_schema(__goverse_schemas),
-                ],
-                (&&::my::reexport::__private::SchemaOf::<u64>::NEW)
-                    .json_schema(__goverse_schemas),
-            )
+            ::my::reexport::__private::method_schemas!(__goverse_schemas; u64; u64)
         }
     }
     #[automatically_derived]

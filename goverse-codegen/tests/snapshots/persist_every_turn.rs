@@ -42,18 +42,7 @@ const _: () = {
         fn schemas(
             __goverse_schemas: &mut ::goverse::__private::Schemas,
         ) -> ::goverse::__private::MethodSchemas {
-            #[allow(unused_imports)]
-            use ::goverse::__private::HasJsonSchema as _;
-            #[allow(unused_imports)]
-            use ::goverse::__private::NoJsonSchema as _;
-            ::goverse::__private::MethodSchemas::new(
-                [
-                    (&&::goverse::__private::SchemaOf::<i64>::NEW)
-                        .json_schema(__goverse_schemas),
-                ],
-                (&&::goverse::__private::SchemaOf::<i64>::NEW)
-                    .json_schema(__goverse_schemas),
-            )
+            ::goverse::__private::method_schemas!(__goverse_schemas; i64; i64)
         }
     }
     #[automatically_derived]

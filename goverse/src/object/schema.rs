@@ -100,6 +100,24 @@ pub trait NoJsonSchema {
 
 impl<T: ?Sized> NoJsonSchema for SchemaOf<T> {}
 
+/// The body of a method's generated `Method::schemas`: `schemas; <parameter types>; <result
+/// type>` looked up through [`SchemaOf`] (the lookup lives here once, not in every expansion).
+/// Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __method_schemas {
+    ($schemas:ident; $($param:ty),*; $output:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::HasJsonSchema as _;
+        #[allow(unused_imports)]
+        use $crate::__private::NoJsonSchema as _;
+        $crate::__private::MethodSchemas::new(
+            [$((&&$crate::__private::SchemaOf::<$param>::NEW).json_schema($schemas)),*],
+            (&&$crate::__private::SchemaOf::<$output>::NEW).json_schema($schemas),
+        )
+    }};
+}
+
 #[cfg(test)]
 #[allow(clippy::needless_borrow)] // the lookup the generated code makes, on purpose
 mod tests {
